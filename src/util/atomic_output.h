@@ -1,0 +1,56 @@
+#pragma once
+// Writes a file (or directory) under a temporary name beside the target and
+// renames it into place only on commit(). If the writer is destroyed without
+// commit (an exception, a failed quality check), the temporary is removed, so
+// no partial output is ever left under the final name.
+#include <cstdio>
+#include <string>
+
+namespace llmq {
+
+class AtomicOutputFile {
+ public:
+  // Throws llmq::Error if `path` is one of `inputs_to_protect` or cannot be created.
+  explicit AtomicOutputFile(const std::string& path);
+  ~AtomicOutputFile();
+  AtomicOutputFile(const AtomicOutputFile&) = delete;
+  AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
+
+  std::FILE* handle() { return fp_; }
+  void write(const void* data, size_t n);
+  void pad_to(size_t alignment);   // zero bytes up to a multiple of alignment
+  size_t tell() const { return written_; }
+  void commit();                    // flush, fsync, close, rename
+  const std::string& path() const { return path_; }
+  const std::string& temp_path() const { return tmp_; }
+
+ private:
+  std::string path_, tmp_;
+  std::FILE* fp_ = nullptr;
+  size_t written_ = 0;
+  bool committed_ = false;
+};
+
+// Same contract for an output directory (HF-style checkpoints): files are
+// written into temp_dir(); commit() renames it to the final path.
+class AtomicOutputDir {
+ public:
+  explicit AtomicOutputDir(const std::string& path, bool overwrite = true);
+  ~AtomicOutputDir();
+  AtomicOutputDir(const AtomicOutputDir&) = delete;
+  AtomicOutputDir& operator=(const AtomicOutputDir&) = delete;
+  const std::string& temp_dir() const { return tmp_; }
+  std::string file(const std::string& name) const { return tmp_ + "/" + name; }
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  bool overwrite_;
+  bool committed_ = false;
+};
+
+// Throws llmq::Error("<out>: refusing to overwrite the input ...") when the
+// two paths name the same file or directory.
+void ensure_not_same_path(const std::string& output, const std::string& input);
+
+}  // namespace llmq

@@ -1,0 +1,31 @@
+#pragma once
+// Progress on stderr for long work: a bar with rate and ETA when stderr is a
+// terminal, a line every few seconds otherwise (logs, CI). Silent when
+// disabled (--format json keeps stdout clean; progress never goes to stdout).
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace llmq {
+
+class Progress {
+ public:
+  Progress(std::string label, size_t total, bool enabled = true, std::string unit = "");
+  // Advance by n; `extra` is appended (e.g. "ppl 40.1").
+  void update(size_t n, const std::string& extra = "");
+  void finish(const std::string& extra = "");
+  double elapsed_seconds() const;
+
+ private:
+  void draw(bool final, const std::string& extra);
+  std::string label_, unit_;
+  size_t total_, done_ = 0;
+  bool enabled_, tty_;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+// Global switch the CLI sets from --quiet / --format json.
+void set_progress_enabled(bool on);
+bool progress_enabled();
+
+}  // namespace llmq
