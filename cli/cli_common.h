@@ -1,0 +1,37 @@
+#pragma once
+// Shared plumbing of the CLI: options every command takes, output in text or
+// JSON, and the exit-code contract (0 ok, 1 runtime failure, 2 usage error,
+// 3 quality gate failed).
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+namespace llmq::cli {
+
+enum ExitCode { kOk = 0, kRuntimeError = 1, kUsageError = 2, kQualityGate = 3 };
+
+struct CommonOptions {
+  std::string format = "text";  // text | json
+  int threads = 0;               // 0 = all cores
+  bool quiet = false;
+  bool json() const { return format == "json"; }
+};
+
+// Adds --format, --threads, --quiet to a subcommand.
+void add_common_options(CLI::App* cmd, CommonOptions& opts);
+// Applies the options: thread count, progress on/off (off for JSON output).
+void apply_common_options(const CommonOptions& opts);
+// Prints the result object on stdout as one JSON document.
+void print_json(const nlohmann::json& j);
+// Thrown by a command that finished its work but failed a quality gate.
+struct QualityGateFailure {
+  std::string message;
+};
+
+// Each command file registers its subcommand(s).
+void register_inspect(CLI::App& app);
+void register_generate(CLI::App& app);
+void register_quality(CLI::App& app);
+
+}  // namespace llmq::cli

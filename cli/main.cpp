@@ -1,0 +1,52 @@
+// llm-quantize: a thin command-line layer over the llmq library.
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli_common.h"
+#include "util/error.h"
+
+int main(int argc, char** argv) {
+  using namespace llmq::cli;
+  CLI::App app{"llm-quantize: post-training quantization of large language models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "llm-quantize 0.1.0");
+  register_inspect(app);
+  register_generate(app);
+  register_quality(app);
+
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--format=json" || (a == "--format" && i + 1 < argc && std::string(argv[i + 1]) == "json")) json = true;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    if (json) print_json({{"error", e.what()}, {"exit_code", kUsageError}});
+    return kUsageError;
+  } catch (const QualityGateFailure& e) {
+    std::fprintf(stderr, "%s\n", e.message.c_str());
+    return kQualityGate;
+  } catch (const llmq::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    if (json) print_json({{"error", e.what()}, {"exit_code", kRuntimeError}});
+    return kRuntimeError;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory\n");
+    return kRuntimeError;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    if (json) print_json({{"error", e.what()}, {"exit_code", kRuntimeError}});
+    return kRuntimeError;
+  }
+  return kOk;
+}

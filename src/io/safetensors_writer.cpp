@@ -1,0 +1,70 @@
+#include "io/safetensors_writer.h"
+
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+
+namespace llmq {
+
+SafetensorsWriter::SafetensorsWriter(std::string path) : path_(std::move(path)) {}
+SafetensorsWriter::~SafetensorsWriter() = default;
+
+void SafetensorsWriter::set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
+
+void SafetensorsWriter::declare(const std::string& name, DType dtype, std::vector<int64_t> shape) {
+  if (out_) fail("{}: cannot declare tensor {} after writing started", path_, name);
+  for (const auto& e : entries_)
+    if (e.name == name) fail("{}: tensor {} declared twice", path_, name);
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  entries_.push_back({name, dtype, std::move(shape), size_t(n) * dtype_size(dtype)});
+}
+
+void SafetensorsWriter::add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data,
+                            size_t nbytes) {
+  declare(name, dtype, std::move(shape));
+  if (entries_.back().nbytes != nbytes) fail("{}: tensor {} has {} bytes, shape says {}", path_, name, nbytes, entries_.back().nbytes);
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  pending_.resize(entries_.size());
+  pending_.back().assign(p, p + nbytes);
+}
+
+void SafetensorsWriter::write_header() {
+  nlohmann::ordered_json h;
+  if (!metadata_.empty()) h["__metadata__"] = metadata_;
+  size_t off = 0;
+  for (const auto& e : entries_) {
+    h[e.name] = {{"dtype", dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {off, off + e.nbytes}}};
+    off += e.nbytes;
+  }
+  std::string s = h.dump();
+  s.append((8 - s.size() % 8) % 8, ' ');  // keep the data section 8-byte aligned, as the reference writer does
+  uint64_t len = s.size();
+  out_ = std::make_unique<AtomicOutputFile>(path_);
+  out_->write(&len, 8);
+  out_->write(s.data(), s.size());
+}
+
+void SafetensorsWriter::write(const std::string& name, const void* data, size_t nbytes) {
+  if (!out_) write_header();
+  if (next_ >= entries_.size() || entries_[next_].name != name)
+    fail("{}: tensor {} written out of declared order", path_, name);
+  if (entries_[next_].nbytes != nbytes)
+    fail("{}: tensor {} has {} bytes, expected {}", path_, name, nbytes, entries_[next_].nbytes);
+  out_->write(data, nbytes);
+  ++next_;
+}
+
+void SafetensorsWriter::finish() {
+  if (!out_) write_header();
+  for (size_t i = next_; i < entries_.size(); ++i) {
+    if (i < pending_.size() && !pending_[i].empty()) write(entries_[i].name, pending_[i].data(), pending_[i].size());
+    else if (entries_[i].nbytes == 0) write(entries_[i].name, nullptr, 0);
+    else fail("{}: tensor {} was declared but never written", path_, entries_[i].name);
+  }
+  out_->commit();
+}
+
+}  // namespace llmq

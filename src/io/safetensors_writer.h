@@ -1,0 +1,48 @@
+#pragma once
+// Writes safetensors files (the format every HF-style export uses: GPTQ, AWQ,
+// compressed-tensors, MLX). Tensors are declared first, so the header can be
+// written up front and data streamed one tensor at a time.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+#include "util/atomic_output.h"
+
+namespace llmq {
+
+class SafetensorsWriter {
+ public:
+  explicit SafetensorsWriter(std::string path);
+  ~SafetensorsWriter();
+
+  void set_metadata(const std::string& key, const std::string& value);
+  // Declares a tensor; data is added later in the same order with write().
+  void declare(const std::string& name, DType dtype, std::vector<int64_t> shape);
+  // Writes the declared tensor's bytes (nbytes must match shape x dtype).
+  void write(const std::string& name, const void* data, size_t nbytes);
+  // Checks every tensor was written and renames the file into place.
+  void finish();
+
+  // Convenience: declare + write in one go for small files (keeps data in memory until finish).
+  void add(const std::string& name, DType dtype, std::vector<int64_t> shape, const void* data, size_t nbytes);
+
+ private:
+  void write_header();
+  struct Entry {
+    std::string name;
+    DType dtype;
+    std::vector<int64_t> shape;
+    size_t nbytes;
+  };
+  std::string path_;
+  std::map<std::string, std::string> metadata_;
+  std::vector<Entry> entries_;
+  std::vector<std::vector<uint8_t>> pending_;  // data given to add()
+  std::unique_ptr<AtomicOutputFile> out_;
+  size_t next_ = 0;
+};
+
+}  // namespace llmq

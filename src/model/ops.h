@@ -1,0 +1,20 @@
+#pragma once
+// The numeric building blocks of the forward pass. Matrix products go to
+// OpenBLAS sgemm; element-wise loops are OpenMP-parallel over rows.
+#include <cstdint>
+
+namespace llmq::ops {
+
+// Y[T, out] = X[T, in] * W[out, in]^T (+ bias[out] if non-null)
+void linear(const float* X, const float* W, const float* bias, float* Y, int64_t T, int64_t in, int64_t out);
+// y = x / rms(x) * w, row by row over T rows of n
+void rms_norm(const float* x, const float* w, float* y, int64_t T, int64_t n, float eps);
+// a = silu(g) * u, element-wise over n values
+void swiglu(const float* g, const float* u, float* a, int64_t n);
+// In-place softmax of a row of n values.
+void softmax(float* x, int64_t n);
+// Sets the number of threads used by BLAS and OpenMP loops (0 = all cores).
+void set_num_threads(int n);
+int num_threads();
+
+}  // namespace llmq::ops
