@@ -80,6 +80,20 @@ TEST(KQuantRoundTrip, ZeroAndConstantRows) {
   }
 }
 
+TEST(KQuantRoundTrip, TinyValuesStayFinite) {
+  // Scales this small underflow fp16 (even its subnormals): the block may
+  // decode as zeros, but never as NaN, infinities or anything larger than
+  // the input.
+  for (float magnitude : {1e-12f, 1e-30f, 1e-40f}) {
+    auto x = gaussian(256, 13, magnitude);
+    for (GgmlType t : kByBits)
+      for (float v : round_trip(t, x, 256)) {
+        ASSERT_TRUE(std::isfinite(v)) << llmq::ggml::type_name(t) << " at " << magnitude;
+        ASSERT_LE(std::fabs(v), 10 * magnitude) << llmq::ggml::type_name(t);
+      }
+  }
+}
+
 TEST(KQuantRoundTrip, OutlierIsKeptClose) {
   // One large value among small ones: the block's scale must follow it, so
   // the outlier itself comes back within a level's width of its own sub-block.

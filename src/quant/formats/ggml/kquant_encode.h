@@ -127,6 +127,9 @@ inline void refit_affine_scales(const float* x, const float* w, const AffineSpec
   if (!(d > 0)) d = 0;
 }
 
+// Nearest code to a scale (or min) of v units.
+inline int affine_code(float v, int code_max) { return int(round_even(std::clamp(v, 0.f, float(code_max)))); }
+
 inline void encode_affine(const float* x, const float* w, const AffineSpec& sp, AffineCode& code) {
   const int nsub = 256 / sp.sub_size;
   float scale[16], min[16];
@@ -143,8 +146,8 @@ inline void encode_affine(const float* x, const float* w, const AffineSpec& sp, 
   float dmin = to_fp16_at_least(max_min / sp.code_max, trial.dmin_bits);
   int sc_c[16], m_c[16];
   for (int j = 0; j < nsub; ++j) {
-    sc_c[j] = d > 0 ? std::min(sp.code_max, int(round_even(scale[j] / d))) : 0;
-    m_c[j] = dmin > 0 ? std::min(sp.code_max, int(round_even(min[j] / dmin))) : 0;
+    sc_c[j] = d > 0 ? affine_code(scale[j] / d, sp.code_max) : 0;
+    m_c[j] = dmin > 0 ? affine_code(min[j] / dmin, sp.code_max) : 0;
   }
   double best = search_affine_codes(x, w, sp, d, dmin, sc_c, m_c, trial);
   code = trial;
@@ -157,8 +160,8 @@ inline void encode_affine(const float* x, const float* w, const AffineSpec& sp, 
     if (trial.d_bits == code.d_bits && trial.dmin_bits == code.dmin_bits) break;
     // Centre the new search on the current sub-block scales re-expressed in the new units.
     for (int j = 0; j < nsub; ++j) {
-      sc_c[j] = nd > 0 ? std::min(sp.code_max, int(round_even(code.sc[j] * d / nd))) : 0;
-      m_c[j] = ndmin > 0 ? std::min(sp.code_max, int(round_even(code.m[j] * dmin / ndmin))) : 0;
+      sc_c[j] = nd > 0 ? affine_code(code.sc[j] * d / nd, sp.code_max) : 0;
+      m_c[j] = ndmin > 0 ? affine_code(code.m[j] * dmin / ndmin, sp.code_max) : 0;
     }
     const double err = search_affine_codes(x, w, sp, nd, ndmin, sc_c, m_c, trial);
     if (!(err < best)) break;

@@ -173,7 +173,7 @@ inline float fit_symmetric(const float* x, const float* w, int n, int nh, const 
     symmetric_level_sums(x, w, n, nh, inv, sl2, sxl);
     if (sl2 <= 0) return false;
     const double gain = double(sxl) * sxl / sl2;
-    if (gain <= best_gain * (1 + 1e-7)) return false;
+    if (!(gain > best_gain * (1 + 1e-7))) return false;  // also rejects NaN from denormal scales
     best_gain = gain, best_s = sxl / sl2;
     return true;
   };

@@ -232,14 +232,15 @@ void quantize_row_q8_K(const float* x, void* vy, int64_t n, const float* imatrix
     for (int i = 0; i < 256; ++i) amax = std::max(amax, std::fabs(x[i]));
     std::memset(&y[b], 0, sizeof y[b]);
     if (amax == 0) continue;
-    const float inv = 127.f / amax;
+    const float step = amax / 127;  // divided by, not inverted: 127/amax overflows for denormal amax
+    if (step == 0) continue;
     double num = 0, den = 0;
     for (int i = 0; i < 256; ++i) {
-      const int q = int(round_even(std::clamp(x[i] * inv, -127.f, 127.f)));
+      const int q = int(round_even(std::clamp(x[i] / step, -127.f, 127.f)));
       y[b].qs[i] = int8_t(q);
       num += double(x[i]) * q, den += double(q) * q;
     }
-    y[b].d = den > 0 ? float(num / den) : amax / 127.f;
+    y[b].d = den > 0 ? float(num / den) : step;
     for (int j = 0; j < 16; ++j) {
       int sum = 0;
       for (int i = 16 * j; i < 16 * j + 16; ++i) sum += y[b].qs[i];
