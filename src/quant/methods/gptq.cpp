@@ -1,0 +1,169 @@
+#include "quant/methods/gptq.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include <cblas.h>
+
+#include "quant/methods/hessian_inverse.h"
+#include "util/error.h"
+
+namespace llmq {
+
+namespace {
+
+// Per-row grids for the group starting at column j of the (permuted,
+// transposed) working matrix wt [n, m].
+void fit_grids(const std::vector<float>& wt, int64_t m, int64_t j, int64_t len, const IntQuantSpec& spec,
+               std::vector<GroupGrid>& grids) {
+#pragma omp parallel for schedule(static) if (m * len > 16384)
+  for (int64_t r = 0; r < m; ++r) {
+    float lo, hi;
+    value_range(wt.data() + j * m + r, len, m, lo, hi);
+    grids[size_t(r)] = fit_group_grid(lo, hi, spec);
+  }
+}
+
+}  // namespace
+
+QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQuantSpec& spec, const GptqOptions& opt,
+                              GptqStats* stats) {
+  if (w.shape.size() != 2) fail("GPTQ needs a 2-D weight, got {}", shape_str(w.shape));
+  const int64_t m = w.rows(), n = w.cols();
+  spec.validate(n);
+  if (int64_t(h.size()) != n * n) fail("GPTQ: Hessian has {} entries, expected {}x{}", h.size(), n, n);
+  if (opt.block_size <= 0) fail("GPTQ: block size must be positive");
+  const int64_t gl = spec.group_len(n);
+  const int maxq = spec.maxq();
+  GptqStats st;
+
+  // Working copy, transposed: column j of W is the contiguous row j of wt.
+  std::vector<float> wt(static_cast<size_t>(n * m));
+  for (int64_t r = 0; r < m; ++r)
+    for (int64_t c = 0; c < n; ++c) wt[size_t(c * m + r)] = w.data[size_t(r * n + c)];
+
+  // Inputs that were never active carry no information: their weights do not matter for the outputs seen.
+  for (int64_t c = 0; c < n; ++c)
+    if (h[size_t(c * n + c)] == 0.0) {
+      h[size_t(c * n + c)] = 1.0;
+      std::fill(wt.begin() + c * m, wt.begin() + (c + 1) * m, 0.0f);
+      ++st.dead_columns;
+    }
+
+  QuantizedLinear out;
+  out.init(m, n, spec);
+
+  // Static groups: every grid from the original weights, in the original column order.
+  std::vector<std::vector<GroupGrid>> static_grids;
+  if (opt.static_groups) {
+    static_grids.assign(size_t(out.n_groups()), std::vector<GroupGrid>(size_t(m)));
+    for (int64_t g = 0; g < out.n_groups(); ++g) fit_grids(wt, m, g * gl, gl, spec, static_grids[size_t(g)]);
+  }
+
+  // Act order: the columns with the largest Hessian diagonal (most active inputs) first.
+  std::vector<int64_t> perm(static_cast<size_t>(n));
+  std::iota(perm.begin(), perm.end(), 0);
+  if (opt.desc_act) {
+    std::stable_sort(perm.begin(), perm.end(),
+                     [&](int64_t a, int64_t b) { return h[size_t(a * n + a)] > h[size_t(b * n + b)]; });
+    std::vector<float> wp(wt.size());
+    std::vector<double> hp(h.size());
+    for (int64_t i = 0; i < n; ++i) {
+      std::copy_n(wt.begin() + perm[size_t(i)] * m, m, wp.begin() + i * m);
+      for (int64_t j = 0; j < n; ++j) hp[size_t(i * n + j)] = h[size_t(perm[size_t(i)] * n + perm[size_t(j)])];
+    }
+    wt.swap(wp);
+    h.swap(hp);
+  }
+
+  HessianInverseResult hinv = hessian_inverse_cholesky(h, n, opt.damp_percent);
+  st.damp_percent = hinv.damp_percent;
+  st.retries = hinv.retries;
+  st.rtn_fallback = hinv.identity_fallback;
+  st.warning = hinv.warning;
+  const std::vector<float>& U = hinv.upper;
+
+  std::vector<uint8_t> qt(static_cast<size_t>(n * m));  // codes, permuted and transposed
+  std::vector<int32_t> group_of(static_cast<size_t>(n));  // group of permuted column j
+  std::vector<GroupGrid> grids(static_cast<size_t>(m));
+  const int64_t B = opt.block_size;
+  std::vector<float> err(static_cast<size_t>(B * m));
+  double loss = 0;
+
+  for (int64_t i1 = 0; i1 < n; i1 += B) {
+    const int64_t i2 = std::min(i1 + B, n), count = i2 - i1;
+    for (int64_t j = i1; j < i2; ++j) {
+      int64_t g;
+      if (opt.static_groups) {
+        g = perm[size_t(j)] / gl;
+        grids = static_grids[size_t(g)];
+      } else {
+        g = j / gl;
+        if (j % gl == 0) {
+          fit_grids(wt, m, j, std::min(gl, n - j), spec, grids);
+          for (int64_t r = 0; r < m; ++r) out.set_grid(r, g, grids[size_t(r)]);
+        }
+      }
+      group_of[size_t(j)] = int32_t(g);
+      const float d = U[size_t(j * n + j)];
+      float* wj = wt.data() + j * m;
+      float* ej = err.data() + (j - i1) * m;
+      double col_loss = 0;
+#pragma omp parallel for schedule(static) reduction(+ : col_loss) if (m > 2048)
+      for (int64_t r = 0; r < m; ++r) {
+        const GroupGrid& gg = grids[size_t(r)];
+        const int q = gg.quantize(wj[r], maxq);
+        qt[size_t(j * m + r)] = uint8_t(q);
+        const float diff = wj[r] - gg.dequantize(q);
+        ej[r] = diff / d;
+        col_loss += double(ej[r]) * double(ej[r]);
+      }
+      loss += col_loss / 2;
+      // Spread this column's error over the rest of the block now.
+#pragma omp parallel for schedule(static) if ((i2 - j) * m > 65536)
+      for (int64_t k = j + 1; k < i2; ++k) {
+        const float u = U[size_t(j * n + k)];
+        float* wk = wt.data() + k * m;
+        for (int64_t r = 0; r < m; ++r) wk[r] -= u * ej[r];
+      }
+    }
+    // ... and over every column after the block in one product: W[i2:] -= U[i1:i2, i2:]^T Err.
+    if (i2 < n)
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(n - i2), int(m), int(count), -1.0f, U.data() + i1 * n + i2,
+                  int(n), err.data(), int(m), 1.0f, wt.data() + i2 * m, int(m));
+  }
+
+  // Back to the original column order; act order without static groups keeps its groups in g_idx.
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t c = perm[size_t(j)];
+    out.g_idx[size_t(c)] = group_of[size_t(j)];
+    for (int64_t r = 0; r < m; ++r) out.q[size_t(r * n + c)] = qt[size_t(j * m + r)];
+  }
+  if (opt.static_groups)
+    for (int64_t g = 0; g < out.n_groups(); ++g)
+      for (int64_t r = 0; r < m; ++r) out.set_grid(r, g, static_grids[size_t(g)][size_t(r)]);
+  st.loss = loss;
+  if (stats) *stats = st;
+  return out;
+}
+
+double output_error_from_gram(const Tensor& w, const Tensor& q, const std::vector<double>& gram) {
+  const int64_t m = w.rows(), n = w.cols();
+  double total = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total)
+  for (int64_t r = 0; r < m; ++r) {
+    std::vector<double> d(static_cast<size_t>(n));
+    for (int64_t c = 0; c < n; ++c) d[size_t(c)] = double(w.data[size_t(r * n + c)]) - double(q.data[size_t(r * n + c)]);
+    double s = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double gi = 0;
+      const double* row = gram.data() + i * n;
+      for (int64_t j = 0; j < n; ++j) gi += row[j] * d[size_t(j)];
+      s += d[size_t(i)] * gi;
+    }
+    total += s;
+  }
+  return total;
+}
+
+}  // namespace llmq

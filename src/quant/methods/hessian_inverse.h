@@ -1,0 +1,31 @@
+#pragma once
+// The factor GPTQ works with: the upper Cholesky factor U of H^-1
+// (H^-1 = U^T U), from a dampened Hessian H + lambda I. Uses LAPACK
+// (dpotrf/dpotri, shipped inside OpenBLAS) in double precision.
+//
+// A Hessian that is singular or badly conditioned (dead inputs, too few
+// calibration tokens, an outlier channel) makes a factorization fail; then
+// the dampening grows and the factorization is retried, with a warning,
+// rather than failing the whole run.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace llmq {
+
+struct HessianInverseResult {
+  std::vector<float> upper;  // n x n row-major, U[i][j] for j >= i, zeros below
+  double damp_percent = 0;   // dampening finally used, as a fraction of mean(diag H)
+  int retries = 0;           // factorizations that failed before this one
+  bool identity_fallback = false;  // every dampening failed: U = I / sqrt(mean diag), i.e. plain RTN
+  std::string warning;       // non-empty when dampening had to grow or fell back
+};
+
+// h: n x n symmetric, row-major (modified: dead diagonals set to 1 are the
+// caller's job). damp_percent: lambda = damp_percent * mean(diag(H)).
+HessianInverseResult hessian_inverse_cholesky(const std::vector<double>& h, int64_t n, double damp_percent);
+
+// In-place lower Cholesky (column-major == upper row-major) via LAPACK; false when not positive definite.
+bool cholesky_in_place(std::vector<double>& a, int64_t n);
+
+}  // namespace llmq
