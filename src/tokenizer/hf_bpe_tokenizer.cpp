@@ -2,6 +2,7 @@
 
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "tokenizer/gguf_vocab.h"
@@ -77,6 +78,10 @@ HfBpeTokenizer::HfBpeTokenizer(const json& j, const std::string& path, const std
   prefix_ids_ = special.prefix_ids;
   suffix_ids_ = special.suffix_ids;
 
+  // Ids the tokenizer itself can produce; the tables must cover them.
+  int32_t id_count = model_->id_count();
+  for (const AddedToken& t : added_tokens_) id_count = std::max(id_count, t.id + 1);
+
   const auto config_vocab_size = read_config_vocab_size(model_dir);
   const std::string sp_model_path = model_dir + "/tokenizer.model";
   if (kind_ == TokenizerKind::SentencePieceBpe && std::filesystem::exists(sp_model_path)) {
@@ -84,14 +89,12 @@ HfBpeTokenizer::HfBpeTokenizer(const json& j, const std::string& path, const std
     sentencepiece::SentencePieceProcessor sp;
     if (auto status = sp.Load(sp_model_path); !status.ok()) throw file_error(sp_model_path, status.ToString());
     vocab_ = gguf_vocab_from_sentencepiece(sp, model_dir, config_vocab_size);
-  } else {
+  }
+  // Without tokenizer.model, or when tokenizer.json has ids beyond it.
+  if (vocab_size() < id_count) {
     vocab_ = gguf_vocab_from_bpe(*model_, added_tokens_, kind_ == TokenizerKind::ByteLevelBpe, pre_tokenizer_regex_,
                                  config_vocab_size);
   }
-  // Ids the tokenizer itself may produce must fit the tables.
-  int32_t id_count = model_->id_count();
-  for (const AddedToken& t : added_tokens_) id_count = std::max(id_count, t.id + 1);
-  if (vocab_size() < id_count) throw file_error(sp_model_path, "has fewer pieces than tokenizer.json has ids");
 
   special_.assign(vocab_size(), false);
   padding_.assign(vocab_size(), false);

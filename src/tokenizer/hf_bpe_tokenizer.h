@@ -3,6 +3,8 @@
 // tokenizers (added tokens -> normalizer -> pre-tokenizer -> BPE -> decoder).
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 

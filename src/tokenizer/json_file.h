@@ -4,6 +4,7 @@
 // reported as llmq::Error naming the file.
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 

@@ -1,7 +1,5 @@
 #include "tokenizer/pre_tokenizer.h"
 
-#include <algorithm>
-
 #include "tokenizer/byte_level_map.h"
 #include "tokenizer/json_file.h"
 #include "tokenizer/pcre_regex.h"

@@ -66,5 +66,20 @@ TEST(GgufVocab, LlamaScoresWithoutTokenizerModelMatchSentencePiece) {
   EXPECT_EQ(j.merges.size(), 11338u);  // kept for exporters that want them
 }
 
+TEST(GgufVocab, AddedTokensBeyondTokenizerModelUseTokenizerJsonTables) {
+  // A tokenizer.json that grew an added token the tokenizer.model lacks
+  // (as chat fine-tunes do): the tables come from tokenizer.json then.
+  ScratchDir dir;
+  dir.copy_from(fixture_dir("tiny-llama"), "tokenizer.model");
+  auto j = nlohmann::json::parse(tokenizer_test::read_text(fixture_dir("tiny-llama") + "/tokenizer.json"));
+  j["added_tokens"].push_back({{"id", 8192}, {"content", "<|pad|>"}, {"special", true}, {"normalized", false}});
+  dir.write_json("tokenizer.json", j);
+  const auto t = Tokenizer::load(dir.path());
+  ASSERT_EQ(t->vocab_size(), 8193);
+  EXPECT_EQ(t->tokens()[8192], "<|pad|>");
+  EXPECT_EQ(t->token_types()[8192], TokenType::Control);
+  EXPECT_EQ(t->encode("a<|pad|>").back(), 8192);
+}
+
 }  // namespace
 }  // namespace llmq
