@@ -1,0 +1,94 @@
+// Model-level GPTQ: Hessians per linear input from calibration windows,
+// layer after layer (sequential) or from one full-precision pass.
+#include <fmt/format.h>
+
+#include "calibration/calibration_pass.h"
+#include "calibration/gram_collector.h"
+#include "export/hf/layer_inputs.h"
+#include "export/hf/layer_linears.h"
+#include "export/hf/model_quantizer.h"
+#include "quant/methods/rtn.h"
+
+namespace llmq {
+
+namespace {
+
+// Quantizes the given linears of a layer from the Gram matrices collected for them.
+void quantize_linears(std::vector<LayerLinear>& linears, const GramCollector& gram, const IntQuantizeOptions& opt,
+                      QuantizedModel& qm) {
+  for (LayerLinear& l : linears) {
+    const GramStats* g = gram.find(l.key);
+    nlohmann::json rep;
+    QuantizedLinear q;
+    const bool expert = l.key.expert >= 0;
+    if (!g || g->tokens == 0 || (expert && g->tokens < opt.min_expert_tokens)) {
+      // Too few routed tokens for a meaningful Hessian: RTN, and say so.
+      const int64_t tokens = g ? g->tokens : 0;
+      q = quantize_rtn(*l.weight, opt.spec);
+      qm.rtn_fallbacks.push_back(fmt::format("{}: {} calibration tokens (< {}), RTN", l.name, tokens, opt.min_expert_tokens));
+      rep = {{"method", "rtn"}, {"tokens", tokens}, {"reason", "too few calibration tokens"}};
+    } else {
+      GptqStats st;
+      q = gptq_quantize(*l.weight, hessian_from_gram(g->matrix(), g->tokens), opt.spec, opt.gptq, &st);
+      rep = {{"method", st.rtn_fallback ? "rtn" : "gptq"}, {"tokens", g->tokens}, {"loss", st.loss},
+             {"damp_percent", st.damp_percent}, {"dead_columns", st.dead_columns}};
+      if (!st.warning.empty()) {
+        qm.warnings.push_back(l.name + ": " + st.warning);
+        rep["warning"] = st.warning;
+      }
+      if (st.rtn_fallback) qm.rtn_fallbacks.push_back(l.name + ": " + st.warning);
+    }
+    *l.weight = q.dequantize();  // later stages and layers see the quantized weights
+    qm.report["linears"][l.name] = rep;
+    qm.linears.insert_or_assign(l.name, std::move(q));
+  }
+}
+
+std::vector<LayerLinear> of_slots(const std::vector<LayerLinear>& all, const std::set<LinearSlot>& slots) {
+  std::vector<LayerLinear> out;
+  for (const LayerLinear& l : all)
+    if (slots.count(l.key.slot)) out.push_back(l);
+  return out;
+}
+
+}  // namespace
+
+QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,
+                                   const IntQuantizeOptions& opt, const LayerProgressFn& progress) {
+  QuantizedModel qm;
+  qm.weights = std::make_shared<ModelWeights>(source);
+  Transformer model(qm.weights);  // reads the weights as they are being quantized
+  const int n_layers = int(source.cfg.n_layers);
+
+  if (!opt.sequential) {
+    GramCollector gram;
+    CalibrationPass pass(model);
+    pass.add(gram);
+    pass.run(windows);
+    for (int l = 0; l < n_layers; ++l) {
+      std::vector<LayerLinear> linears = layer_linears(*qm.weights, l);
+      quantize_linears(linears, gram, opt, qm);
+      if (progress) progress(l, n_layers);
+    }
+    return qm;
+  }
+
+  const std::vector<std::set<LinearSlot>> stages =
+      opt.true_sequential ? std::vector<std::set<LinearSlot>>{{LinearSlot::QKV}, {LinearSlot::O}, {LinearSlot::GateUp}, {LinearSlot::Down}}
+                          : std::vector<std::set<LinearSlot>>{{LinearSlot::QKV, LinearSlot::O, LinearSlot::GateUp, LinearSlot::Down}};
+  LayerInputs inputs(model, windows);
+  for (int l = 0; l < n_layers; ++l) {
+    const std::vector<LayerLinear> all = layer_linears(*qm.weights, l);
+    for (const std::set<LinearSlot>& stage : stages) {
+      GramCollector gram(stage, {l});
+      inputs.run(l, &gram, false);
+      std::vector<LayerLinear> linears = of_slots(all, stage);
+      quantize_linears(linears, gram, opt, qm);
+    }
+    inputs.run(l, nullptr, true);  // the next layer sees this one quantized
+    if (progress) progress(l, n_layers);
+  }
+  return qm;
+}
+
+}  // namespace llmq

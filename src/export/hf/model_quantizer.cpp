@@ -1,0 +1,68 @@
+#include "export/hf/model_quantizer.h"
+
+#include "export/hf/layer_linears.h"
+#include "quant/methods/rtn.h"
+#include "util/error.h"
+
+namespace llmq {
+
+const char* int_quant_method_name(IntQuantMethod m) {
+  switch (m) {
+    case IntQuantMethod::Rtn: return "rtn";
+    case IntQuantMethod::Gptq: return "gptq";
+    case IntQuantMethod::Awq: return "awq";
+  }
+  return "?";
+}
+
+IntQuantMethod parse_int_quant_method(const std::string& s) {
+  if (s == "rtn") return IntQuantMethod::Rtn;
+  if (s == "gptq") return IntQuantMethod::Gptq;
+  if (s == "awq") return IntQuantMethod::Awq;
+  fail("unknown quantization method '{}' (expected rtn, gptq or awq)", s);
+}
+
+std::vector<double> hessian_from_gram(const std::vector<double>& gram, int64_t tokens) {
+  std::vector<double> h(gram);
+  const double f = 2.0 / double(std::max<int64_t>(tokens, 1));
+  for (double& v : h) v *= f;
+  return h;
+}
+
+QuantizedModel quantize_model_rtn(const ModelWeights& source, const IntQuantizeOptions& opt) {
+  QuantizedModel qm;
+  qm.weights = std::make_shared<ModelWeights>(source);
+  for (LayerLinear& l : model_linears(*qm.weights)) {
+    QuantizedLinear q = quantize_rtn(*l.weight, opt.spec);
+    *l.weight = q.dequantize();
+    qm.report["linears"][l.name] = {{"method", "rtn"}};
+    qm.linears.emplace(l.name, std::move(q));
+  }
+  return qm;
+}
+
+QuantizedModel quantize_model_int(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,
+                                  const IntQuantizeOptions& opt, const LayerProgressFn& progress) {
+  // Validate every width before any long work starts.
+  ModelWeights& probe = const_cast<ModelWeights&>(source);  // model_linears only reads
+  for (const LayerLinear& l : model_linears(probe)) {
+    try {
+      opt.spec.validate(l.weight->cols());
+    } catch (const Error& e) {
+      fail("{}: {}", l.name, e.what());
+    }
+  }
+  if (opt.method != IntQuantMethod::Rtn && windows.empty())
+    fail("{} needs calibration data (no calibration windows)", int_quant_method_name(opt.method));
+  QuantizedModel qm;
+  switch (opt.method) {
+    case IntQuantMethod::Rtn: qm = quantize_model_rtn(source, opt); break;
+    case IntQuantMethod::Gptq: qm = quantize_model_gptq(source, windows, opt, progress); break;
+    case IntQuantMethod::Awq: qm = quantize_model_awq(source, windows, opt, progress); break;
+  }
+  qm.report["method"] = int_quant_method_name(opt.method);
+  qm.report["spec"] = opt.spec.describe();
+  return qm;
+}
+
+}  // namespace llmq

@@ -1,0 +1,48 @@
+#pragma once
+// A model after weight-only integer quantization (RTN, GPTQ or AWQ): the
+// integer form of every quantized linear, plus full-precision weights in
+// which those linears hold their dequantized values (and AWQ's rescaled
+// norms), so the same object can be evaluated and written out.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/weights.h"
+#include "quant/formats/intq/quantized_linear.h"
+#include "quant/methods/awq.h"
+#include "quant/methods/gptq.h"
+
+namespace llmq {
+
+enum class IntQuantMethod { Rtn, Gptq, Awq };
+const char* int_quant_method_name(IntQuantMethod m);
+IntQuantMethod parse_int_quant_method(const std::string& s);  // throws llmq::Error
+
+struct IntQuantizeOptions {
+  IntQuantMethod method = IntQuantMethod::Gptq;
+  IntQuantSpec spec;
+  GptqOptions gptq;
+  AwqOptions awq;
+  // Each block's calibration inputs come from the already-quantized blocks
+  // before it (GPTQ's and AWQ's default); false: all statistics from one
+  // full-precision pass.
+  bool sequential = true;
+  // Inside a block, quantize q/k/v, then o, then gate/up, then down, each on
+  // inputs that went through the linears quantized before it.
+  bool true_sequential = true;
+  // An MoE expert routed fewer calibration tokens than this gets RTN.
+  int64_t min_expert_tokens = 32;
+};
+
+struct QuantizedModel {
+  std::shared_ptr<ModelWeights> weights;           // fp32; quantized linears hold their dequantized values
+  std::map<std::string, QuantizedLinear> linears;  // by Hugging Face weight name ("...q_proj.weight")
+  std::vector<std::string> rtn_fallbacks;          // linears GPTQ/AWQ left to RTN, with the reason
+  std::vector<std::string> warnings;
+  nlohmann::json report;                           // per-linear statistics for --format json
+};
+
+}  // namespace llmq
