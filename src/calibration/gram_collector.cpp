@@ -1,0 +1,70 @@
+#include "calibration/gram_collector.h"
+
+#include <cmath>
+
+#include <cblas.h>
+
+#include "util/error.h"
+
+namespace llmq {
+
+std::vector<double> GramStats::matrix() const {
+  std::vector<double> m(upper);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < i; ++j) m[size_t(i * n + j)] = m[size_t(j * n + i)];
+  return m;
+}
+
+void GramCollector::on_linear_input(int layer, LinearSlot slot, int expert, float* X, int64_t T, int64_t in) {
+  if (!slots_.empty() && !slots_.count(slot)) return;
+  if (!layers_.empty() && !layers_.count(layer)) return;
+  const LinearKey key{layer, slot, expert};
+  GramStats& g = stats_[key];
+  if (g.n == 0) {
+    g.n = in;
+    g.upper.assign(size_t(in * in), 0.0);
+  }
+  if (g.n != in) fail("Gram matrix: input of {} changed width ({} vs {})", linear_key_name(key), g.n, in);
+  xd_.resize(size_t(T * in));
+#pragma omp parallel for schedule(static) if (T * in > 65536)
+  for (int64_t i = 0; i < T * in; ++i) xd_[size_t(i)] = double(X[i]);
+  // upper(G) += X^T X
+  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, int(in), int(T), 1.0, xd_.data(), int(in), 1.0, g.upper.data(),
+              int(in));
+  g.tokens += T;
+}
+
+const GramStats* GramCollector::find(const LinearKey& k) const {
+  auto it = stats_.find(k);
+  return it == stats_.end() ? nullptr : &it->second;
+}
+
+CollectorState GramCollector::save_state() const {
+  CollectorState st;
+  for (const auto& [k, g] : stats_) {
+    const std::string base = linear_key_name(k);
+    st[base + ".upper"] = g.upper;
+    st[base + ".tokens"] = {double(g.tokens)};
+  }
+  return st;
+}
+
+void GramCollector::load_state(const CollectorState& state) {
+  stats_.clear();
+  for (const auto& [name, values] : state) {
+    auto dot = name.rfind('.');
+    const std::string field = name.substr(dot + 1);
+    GramStats& g = stats_[parse_linear_key(name.substr(0, dot))];
+    if (field == "upper") {
+      g.upper = values;
+      g.n = int64_t(std::llround(std::sqrt(double(values.size()))));
+      if (g.n * g.n != int64_t(values.size())) fail("Gram matrix state: '{}' is not square", name);
+    } else if (field == "tokens" && values.size() == 1) {
+      g.tokens = int64_t(values[0]);
+    } else {
+      fail("Gram matrix state: unexpected array '{}'", name);
+    }
+  }
+}
+
+}  // namespace llmq

@@ -1,0 +1,49 @@
+#pragma once
+// Input Gram matrices X^T X in float64 per linear input (layer, slot[, expert]),
+// the second-order statistic of GPTQ-style methods (H = 2 X^T X / tokens).
+// q/k/v share one matrix, as do gate/up, because they read the same input.
+// A matrix costs in^2 * 8 bytes, so pick the slots (and layers) needed.
+//
+// The rank-T update goes through BLAS dsyrk; its rounding depends on BLAS's
+// internal blocking, so results are reproducible for a fixed thread count.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "calibration/collector.h"
+
+namespace llmq {
+
+struct GramStats {
+  int64_t n = 0;              // input width
+  std::vector<double> upper;  // n x n, row-major, upper triangle filled
+  int64_t tokens = 0;
+  // The full symmetric matrix, row-major n x n.
+  std::vector<double> matrix() const;
+};
+
+class GramCollector : public Collector {
+ public:
+  // Collects every slot when `slots` is empty; every layer when `layers` is empty.
+  explicit GramCollector(std::set<LinearSlot> slots = {}, std::set<int> layers = {})
+      : slots_(std::move(slots)), layers_(std::move(layers)) {}
+
+  std::string name() const override { return "gram"; }
+  void on_linear_input(int layer, LinearSlot slot, int expert, float* X, int64_t T, int64_t in) override;
+  CollectorState save_state() const override;
+  void load_state(const CollectorState& state) override;
+
+  const GramStats* find(const LinearKey& k) const;
+  const std::map<LinearKey, GramStats>& stats() const { return stats_; }
+  void clear() { stats_.clear(); }
+
+ private:
+  std::set<LinearSlot> slots_;
+  std::set<int> layers_;
+  std::map<LinearKey, GramStats> stats_;
+  std::vector<double> xd_;  // the current input in float64
+};
+
+}  // namespace llmq
