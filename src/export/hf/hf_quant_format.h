@@ -1,0 +1,25 @@
+#pragma once
+// The four Hugging Face-style layouts for integer-quantized checkpoints, and
+// what each can hold:
+//   gptq                GPTQ v1 (AutoGPTQ / GPTQModel "gptq" checkpoint_format): vLLM, transformers
+//   awq                 AutoAWQ GEMM: vLLM, transformers
+//   compressed-tensors  pack-quantized (llm-compressor): vLLM, transformers
+//   mlx                 mlx-lm affine quantization
+#include <string>
+
+#include "quant/formats/intq/int_quant_spec.h"
+#include "quant/methods/gptq.h"
+
+namespace llmq {
+
+enum class HfQuantFormat { Gptq, Awq, CompressedTensors, Mlx };
+
+const char* hf_quant_format_name(HfQuantFormat f);
+HfQuantFormat parse_hf_quant_format(const std::string& s);  // throws llmq::Error
+
+// The spec as the format must store it (scale precision; GPTQ v1's zero >= 1).
+// Throws llmq::Error naming the format when it cannot hold the requested
+// bits / group size / act-order groups.
+IntQuantSpec spec_for_format(HfQuantFormat f, IntQuantSpec spec, const GptqOptions& gptq, bool act_order_used);
+
+}  // namespace llmq

@@ -1,0 +1,125 @@
+#include "export/hf/hf_quant_writer.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "export/hf/hf_tensor_encoders.h"
+#include "io/hf_checkpoint.h"
+#include "io/safetensors_writer.h"
+#include "util/atomic_output.h"
+#include "util/error.h"
+#include "util/half.h"
+
+namespace fs = std::filesystem;
+
+namespace llmq {
+
+namespace {
+
+const char* torch_dtype_name(DType d) { return d == DType::BF16 ? "bfloat16" : d == DType::F16 ? "float16" : "float32"; }
+
+float round_to(DType d, float v) {
+  if (d == DType::F16) return f16_to_f32(f32_to_f16(v));
+  if (d == DType::BF16) return bf16_to_f32(f32_to_bf16(v));
+  return v;
+}
+
+std::string module_of(const std::string& weight_name) {
+  const std::string suffix = ".weight";
+  return weight_name.substr(0, weight_name.size() - suffix.size());
+}
+
+void write_json(const std::string& path, const nlohmann::json& j) {
+  std::ofstream f(path);
+  f << j.dump(2) << "\n";
+  if (!f) throw file_error(path, "cannot write");
+}
+
+// Files a consumer needs besides the weights, copied as they are.
+constexpr const char* kSideFiles[] = {"tokenizer.json",       "tokenizer.model",    "tokenizer_config.json",
+                                      "special_tokens_map.json", "added_tokens.json", "vocab.json",
+                                      "merges.txt",           "generation_config.json", "chat_template.jinja"};
+
+}  // namespace
+
+void round_unquantized_to_format(QuantizedModel& qm, HfQuantFormat format) {
+  const DType dt = unquantized_dtype(format);
+  for (const NamedTensor& nt : named_tensors(*qm.weights))
+    if (!qm.linears.count(nt.name))
+      for (float& v : nt.tensor->data) v = round_to(dt, v);
+}
+
+Tensor dequantize_as_stored(const QuantizedLinear& q, HfQuantFormat format) {
+  if (format != HfQuantFormat::Mlx) return q.dequantize();
+  Tensor t;
+  t.resize({q.rows, q.cols});
+  for (int64_t r = 0; r < q.rows; ++r)
+    for (int64_t c = 0; c < q.cols; ++c) {
+      const GroupGrid g = q.grid(r, q.g_idx[size_t(c)]);
+      const float bias = round_to(DType::F16, -g.scale * float(g.zero));
+      t.data[size_t(r * q.cols + c)] = g.scale * float(q.q[size_t(r * q.cols + c)]) + bias;
+    }
+  return t;
+}
+
+HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat format, const IntQuantizeOptions& opt,
+                                      const std::string& source_dir, const std::string& out_dir) {
+  ensure_not_same_path(out_dir, source_dir);
+  if (qm.linears.empty()) fail("nothing to write: the model has no quantized linears");
+  const IntQuantSpec& spec = qm.linears.begin()->second.spec;
+  const DType float_dt = unquantized_dtype(format);
+
+  // Every tensor of the checkpoint, in named_tensors order.
+  std::vector<OutTensor> tensors;
+  std::vector<std::string> not_quantized;
+  int64_t n_quantized = 0;
+  for (const NamedTensor& nt : named_tensors(*qm.weights)) {
+    auto it = qm.linears.find(nt.name);
+    if (it != qm.linears.end()) {
+      add_quantized_linear(format, module_of(nt.name), it->second, tensors);
+      ++n_quantized;
+      continue;
+    }
+    if (nt.role == TensorRole::Router) not_quantized.push_back(module_of(nt.name));
+    if (nt.role == TensorRole::Output) not_quantized.push_back("lm_head");
+    const Tensor* t = nt.tensor;
+    tensors.push_back({nt.name, float_dt, nt.shape, [t, float_dt] { return floats_as(float_dt, t->data); }});
+  }
+
+  AtomicOutputDir out(out_dir);
+  SafetensorsWriter st(out.file("model.safetensors"));
+  st.set_metadata("format", format == HfQuantFormat::Mlx ? "mlx" : "pt");
+  for (const OutTensor& t : tensors) st.declare(t.name, t.dtype, t.shape);
+  for (const OutTensor& t : tensors) {
+    const std::vector<uint8_t> b = t.bytes();
+    st.write(t.name, b.data(), b.size());
+  }
+  st.finish();
+
+  nlohmann::json cfg = parse_json_file((fs::path(source_dir) / "config.json").string());
+  const nlohmann::json qcfg = quantization_config(format, spec, opt, not_quantized);
+  if (format == HfQuantFormat::Mlx) cfg["quantization"] = qcfg;  // mlx-lm reads "quantization"; newer also the HF key
+  cfg["quantization_config"] = qcfg;
+  cfg["torch_dtype"] = torch_dtype_name(float_dt);
+  if (cfg.contains("dtype")) cfg["dtype"] = torch_dtype_name(float_dt);
+  write_json(out.file("config.json"), cfg);
+  if (format == HfQuantFormat::Gptq) {
+    nlohmann::json qc = qcfg;
+    qc.erase("lm_head");
+    write_json(out.file("quantize_config.json"), qc);
+  }
+  for (const char* name : kSideFiles) {
+    const fs::path src = fs::path(source_dir) / name;
+    if (fs::exists(src)) fs::copy_file(src, out.file(name), fs::copy_options::overwrite_existing);
+  }
+
+  HfQuantWriteResult r;
+  r.dir = out_dir;
+  r.tensors = int64_t(tensors.size());
+  r.quantized_linears = n_quantized;
+  r.bytes = fs::file_size(out.file("model.safetensors"));
+  out.commit();
+  return r;
+}
+
+}  // namespace llmq

@@ -1,0 +1,35 @@
+#pragma once
+// Writes a QuantizedModel as a checkpoint directory in one of the four
+// layouts: model.safetensors, config.json with the format's quantization
+// config, quantize_config.json (GPTQ), and the source's tokenizer and
+// generation files. The directory appears only when complete (AtomicOutputDir)
+// and is never the source directory.
+#include <cstdint>
+#include <string>
+
+#include "export/hf/hf_quant_format.h"
+#include "export/hf/quantized_model.h"
+
+namespace llmq {
+
+struct HfQuantWriteResult {
+  std::string dir;
+  int64_t tensors = 0;
+  int64_t quantized_linears = 0;
+  uint64_t bytes = 0;  // model.safetensors size
+};
+
+// `opt` is what the model was quantized with (recorded in the configs);
+// `source_dir` is the original checkpoint (config.json, tokenizer files).
+HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat format, const IntQuantizeOptions& opt,
+                                      const std::string& source_dir, const std::string& out_dir);
+
+// Rounds the floating-point tensors that stay unquantized to the dtype the
+// format stores them in, so that qm.weights equals what a loader reads back.
+void round_unquantized_to_format(QuantizedModel& qm, HfQuantFormat format);
+
+// The weight a consumer reconstructs from the stored form of q (MLX adds a
+// rounded bias rather than subtracting a zero point).
+Tensor dequantize_as_stored(const QuantizedLinear& q, HfQuantFormat format);
+
+}  // namespace llmq

@@ -1,0 +1,180 @@
+#include "export/hf/hf_tensor_encoders.h"
+
+#include "quant/formats/intq/bit_packing.h"
+#include "util/error.h"
+#include "util/half.h"
+
+namespace llmq {
+
+std::vector<uint8_t> floats_as(DType dtype, const std::vector<float>& v) {
+  if (dtype == DType::F32) return raw_bytes(v);
+  std::vector<uint16_t> h(v.size());
+  for (size_t i = 0; i < v.size(); ++i) h[i] = dtype == DType::F16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
+  return raw_bytes(h);
+}
+
+DType unquantized_dtype(HfQuantFormat f) {
+  switch (f) {
+    case HfQuantFormat::Gptq: case HfQuantFormat::Awq: case HfQuantFormat::Mlx: return DType::F16;
+    case HfQuantFormat::CompressedTensors: return DType::BF16;
+  }
+  return DType::F16;
+}
+
+namespace {
+
+// codes [rows, cols] -> [cols, rows]
+std::vector<uint32_t> codes_transposed(const QuantizedLinear& q) {
+  std::vector<uint32_t> t(size_t(q.rows * q.cols));
+  for (int64_t r = 0; r < q.rows; ++r)
+    for (int64_t c = 0; c < q.cols; ++c) t[size_t(c * q.rows + r)] = q.q[size_t(r * q.cols + c)];
+  return t;
+}
+
+// A per-(row, group) array [rows, G] as [G, rows].
+template <typename T>
+std::vector<T> groups_major(const std::vector<T>& v, int64_t rows, int64_t G) {
+  std::vector<T> t(v.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t g = 0; g < G; ++g) t[size_t(g * rows + r)] = v[size_t(r * G + g)];
+  return t;
+}
+
+void add_gptq(const std::string& p, const QuantizedLinear& q, std::vector<OutTensor>& out) {
+  const int b = q.spec.bits;
+  const int64_t G = q.n_groups();
+  // qweight: input features packed down the rows, one column per output feature.
+  out.push_back({p + ".qweight", DType::I32, {packed_words(q.cols, b), q.rows},
+                 [&q, b] { return raw_bytes(pack_along_rows(codes_transposed(q), q.cols, q.rows, b)); }});
+  // qzeros: GPTQ v1 stores zero - 1, packed along output features.
+  out.push_back({p + ".qzeros", DType::I32, {G, packed_words(q.rows, b)}, [&q, b, G] {
+                   std::vector<uint32_t> z(size_t(q.rows * G));
+                   for (size_t i = 0; i < z.size(); ++i) z[i] = uint32_t(q.zeros[i] - 1) & uint32_t(q.spec.maxq());
+                   return raw_bytes(pack_along_cols(groups_major(z, q.rows, G), G, q.rows, b));
+                 }});
+  out.push_back({p + ".scales", DType::F16, {G, q.rows},
+                 [&q, G] { return floats_as(DType::F16, groups_major(q.scales, q.rows, G)); }});
+  out.push_back({p + ".g_idx", DType::I32, {q.cols}, [&q] { return raw_bytes(q.g_idx); }});
+}
+
+void add_awq(const std::string& p, const QuantizedLinear& q, std::vector<OutTensor>& out) {
+  const int64_t G = q.n_groups();
+  if (q.rows % 8 != 0) fail("{}: AWQ needs a multiple of 8 output features, got {}", p, q.rows);
+  out.push_back({p + ".qweight", DType::I32, {q.cols, q.rows / 8},
+                 [&q] { return raw_bytes(awq_pack(codes_transposed(q), q.cols, q.rows)); }});
+  out.push_back({p + ".qzeros", DType::I32, {G, q.rows / 8}, [&q, G] {
+                   std::vector<uint32_t> z(q.zeros.begin(), q.zeros.end());
+                   return raw_bytes(awq_pack(groups_major(z, q.rows, G), G, q.rows));
+                 }});
+  out.push_back({p + ".scales", DType::F16, {G, q.rows},
+                 [&q, G] { return floats_as(DType::F16, groups_major(q.scales, q.rows, G)); }});
+}
+
+void add_compressed_tensors(const std::string& p, const QuantizedLinear& q, std::vector<OutTensor>& out) {
+  const int b = q.spec.bits;
+  const int64_t G = q.n_groups();
+  // Signed codes q - 2^(b-1) are stored offset by 2^(b-1), i.e. exactly our unsigned codes.
+  out.push_back({p + ".weight_packed", DType::I32, {q.rows, packed_words(q.cols, b)}, [&q, b] {
+                   std::vector<uint32_t> c(q.q.begin(), q.q.end());
+                   return raw_bytes(pack_along_cols(c, q.rows, q.cols, b));
+                 }});
+  out.push_back({p + ".weight_scale", DType::BF16, {q.rows, G}, [&q] { return floats_as(DType::BF16, q.scales); }});
+  if (!q.spec.sym)
+    out.push_back({p + ".weight_zero_point", DType::I32, {packed_words(q.rows, b), G}, [&q, b, G] {
+                     std::vector<uint32_t> z(q.zeros.begin(), q.zeros.end());
+                     return raw_bytes(pack_along_rows(z, q.rows, G, b));
+                   }});
+  out.push_back({p + ".weight_shape", DType::I64, {2}, [&q] { return raw_bytes(std::vector<int64_t>{q.rows, q.cols}); }});
+  if (!q.has_sequential_groups())
+    out.push_back({p + ".weight_g_idx", DType::I32, {q.cols}, [&q] { return raw_bytes(q.g_idx); }});
+}
+
+void add_mlx(const std::string& p, const QuantizedLinear& q, std::vector<OutTensor>& out) {
+  const int b = q.spec.bits;
+  const int64_t G = q.n_groups();
+  out.push_back({p + ".weight", DType::U32, {q.rows, packed_words(q.cols, b)}, [&q, b] {
+                   std::vector<uint32_t> c(q.q.begin(), q.q.end());
+                   return raw_bytes(pack_along_cols(c, q.rows, q.cols, b));
+                 }});
+  out.push_back({p + ".scales", DType::F16, {q.rows, G}, [&q] { return floats_as(DType::F16, q.scales); }});
+  // MLX affine: w = scale * q + bias, so bias = -scale * zero.
+  out.push_back({p + ".biases", DType::F16, {q.rows, G}, [&q] {
+                   std::vector<float> bias(q.scales.size());
+                   for (size_t i = 0; i < bias.size(); ++i) bias[i] = -q.scales[i] * float(q.zeros[i]);
+                   return floats_as(DType::F16, bias);
+                 }});
+}
+
+}  // namespace
+
+void add_quantized_linear(HfQuantFormat f, const std::string& prefix, const QuantizedLinear& q,
+                          std::vector<OutTensor>& out) {
+  switch (f) {
+    case HfQuantFormat::Gptq: add_gptq(prefix, q, out); break;
+    case HfQuantFormat::Awq: add_awq(prefix, q, out); break;
+    case HfQuantFormat::CompressedTensors: add_compressed_tensors(prefix, q, out); break;
+    case HfQuantFormat::Mlx: add_mlx(prefix, q, out); break;
+  }
+}
+
+nlohmann::json quantization_config(HfQuantFormat f, const IntQuantSpec& spec, const IntQuantizeOptions& opt,
+                                   const std::vector<std::string>& not_quantized) {
+  using nlohmann::json;
+  switch (f) {
+    case HfQuantFormat::Gptq:
+      return {{"quant_method", "gptq"},
+              {"checkpoint_format", "gptq"},
+              {"bits", spec.bits},
+              {"group_size", spec.group_size},
+              {"sym", spec.sym},
+              {"desc_act", opt.method == IntQuantMethod::Gptq && opt.gptq.desc_act},
+              {"static_groups", opt.method == IntQuantMethod::Gptq && opt.gptq.static_groups},
+              {"damp_percent", opt.gptq.damp_percent},
+              {"true_sequential", opt.true_sequential},
+              {"lm_head", false},
+              {"model_name_or_path", nullptr},
+              {"model_file_base_name", "model"}};
+    case HfQuantFormat::Awq: {
+      // Zero points are always written (8 for symmetric grids), so every consumer takes the zero-point path.
+      json cfg = {{"quant_method", "awq"}, {"version", "gemm"}, {"bits", spec.bits},
+                  {"group_size", spec.group_size}, {"zero_point", true}};
+      cfg["modules_to_not_convert"] = not_quantized.empty() ? json(nullptr) : json(not_quantized);
+      return cfg;
+    }
+    case HfQuantFormat::CompressedTensors: {
+      const bool act_groups = opt.method == IntQuantMethod::Gptq && opt.gptq.desc_act && spec.group_size > 0;
+      json weights = {{"num_bits", spec.bits},
+                      {"type", "int"},
+                      {"symmetric", spec.sym},
+                      {"strategy", spec.group_size < 0 ? "channel" : "group"},
+                      {"group_size", spec.group_size < 0 ? json(nullptr) : json(spec.group_size)},
+                      {"dynamic", false},
+                      {"actorder", act_groups ? json(opt.gptq.static_groups ? "weight" : "group") : json(nullptr)},
+                      {"observer", "minmax"},
+                      {"observer_kwargs", json::object()},
+                      {"block_structure", nullptr}};
+      std::vector<std::string> ignore = {"lm_head"};
+      for (const auto& m : not_quantized)
+        if (m != "lm_head") ignore.push_back(m);
+      return {{"quant_method", "compressed-tensors"},
+              {"format", "pack-quantized"},
+              {"quantization_status", "compressed"},
+              {"config_groups",
+               {{"group_0",
+                 {{"targets", {"Linear"}},
+                  {"weights", weights},
+                  {"input_activations", nullptr},
+                  {"output_activations", nullptr},
+                  {"format", "pack-quantized"}}}}},
+              {"ignore", ignore},
+              {"kv_cache_scheme", nullptr},
+              {"sparsity_config", json::object()},
+              {"global_compression_ratio", nullptr}};
+    }
+    case HfQuantFormat::Mlx:
+      return {{"group_size", spec.group_size}, {"bits", spec.bits}};
+  }
+  return {};
+}
+
+}  // namespace llmq

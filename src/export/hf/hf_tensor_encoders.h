@@ -1,0 +1,45 @@
+#pragma once
+// How each format stores one quantized linear (tensor names, shapes, dtypes,
+// packing) and the quantization_config consumers read from config.json.
+// Tensor bytes are produced on demand, when the writer streams them.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "export/hf/hf_quant_format.h"
+#include "export/hf/quantized_model.h"
+#include "io/safetensors.h"
+
+namespace llmq {
+
+struct OutTensor {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  std::function<std::vector<uint8_t>()> bytes;
+};
+
+// `prefix` is the module name ("model.layers.0.self_attn.q_proj"); q must outlive the list.
+void add_quantized_linear(HfQuantFormat f, const std::string& prefix, const QuantizedLinear& q,
+                          std::vector<OutTensor>& out);
+
+// dtype of the tensors the format keeps in floating point (embeddings, norms, lm_head, router).
+DType unquantized_dtype(HfQuantFormat f);
+
+// quantization_config (config.json) for the format. `not_quantized` lists the
+// module names of linears left in floating point (lm_head, MoE routers).
+nlohmann::json quantization_config(HfQuantFormat f, const IntQuantSpec& spec, const IntQuantizeOptions& opt,
+                                   const std::vector<std::string>& not_quantized);
+
+// Byte helpers shared with the writer.
+std::vector<uint8_t> floats_as(DType dtype, const std::vector<float>& v);
+template <typename T>
+std::vector<uint8_t> raw_bytes(const std::vector<T>& v) {
+  const auto* p = reinterpret_cast<const uint8_t*>(v.data());
+  return std::vector<uint8_t>(p, p + v.size() * sizeof(T));
+}
+
+}  // namespace llmq

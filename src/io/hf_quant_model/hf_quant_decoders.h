@@ -1,0 +1,29 @@
+#pragma once
+// Dequantizes one linear from the tensors a quantized checkpoint stores for
+// it, per format, to an fp32 weight [out, in]. The inverse of the writers in
+// export/hf, written from the formats' definitions (not from the writers), so
+// that a round trip checks both.
+#include <string>
+
+#include "io/hf_checkpoint.h"
+#include "model/tensor.h"
+
+namespace llmq {
+
+struct IntFormatParams {
+  int bits = 4;
+  int64_t group_size = 128;  // -1 per channel
+  bool sym = true;
+  bool gptq_v1_zeros = true;  // GPTQ "gptq" checkpoint_format stores zero - 1 ("gptq_v2" does not)
+};
+
+// `prefix` is the module name ("model.layers.0.mlp.down_proj"); out/in the
+// shape config.json implies. Throws llmq::Error naming the file and tensor
+// when a tensor is missing or has the wrong shape.
+Tensor decode_gptq_linear(const HfCheckpoint& ck, const std::string& prefix, int64_t out, int64_t in, const IntFormatParams& p);
+Tensor decode_awq_linear(const HfCheckpoint& ck, const std::string& prefix, int64_t out, int64_t in, const IntFormatParams& p);
+Tensor decode_compressed_tensors_linear(const HfCheckpoint& ck, const std::string& prefix, int64_t out, int64_t in,
+                                        const IntFormatParams& p);
+Tensor decode_mlx_linear(const HfCheckpoint& ck, const std::string& prefix, int64_t out, int64_t in, const IntFormatParams& p);
+
+}  // namespace llmq

@@ -1,0 +1,132 @@
+#include "io/hf_quant_model/hf_quant_loader.h"
+
+#include <filesystem>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "io/hf_checkpoint.h"
+#include "io/hf_quant_model/hf_quant_decoders.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace llmq {
+
+namespace {
+
+std::string format_of(const nlohmann::json& cfg) {
+  if (cfg.contains("quantization_config") && cfg["quantization_config"].is_object()) {
+    const auto& q = cfg["quantization_config"];
+    const std::string m = q.value("quant_method", "");
+    if (m == "gptq" || m == "awq") return m;
+    if (m == "compressed-tensors" && q.value("format", "") == "pack-quantized") return m;
+  }
+  if (cfg.contains("quantization") && cfg["quantization"].is_object() && cfg["quantization"].contains("bits"))
+    return "mlx";
+  return "";
+}
+
+IntFormatParams params_of(const std::string& fmt, const nlohmann::json& cfg, const std::string& cfg_path) {
+  IntFormatParams p;
+  try {
+    if (fmt == "mlx") {
+      const auto& q = cfg["quantization"];
+      p.bits = q.at("bits").get<int>();
+      p.group_size = q.at("group_size").get<int64_t>();
+      p.sym = false;
+      return p;
+    }
+    const auto& q = cfg["quantization_config"];
+    if (fmt == "gptq") {
+      p.bits = q.at("bits").get<int>();
+      p.group_size = q.at("group_size").get<int64_t>();
+      p.sym = q.value("sym", true);
+      p.gptq_v1_zeros = q.value("checkpoint_format", std::string("gptq")) != "gptq_v2";
+    } else if (fmt == "awq") {
+      p.bits = q.contains("bits") ? q["bits"].get<int>() : q.at("w_bit").get<int>();
+      p.group_size = q.contains("group_size") ? q["group_size"].get<int64_t>() : q.at("q_group_size").get<int64_t>();
+      p.sym = false;
+    } else {  // compressed-tensors: one weight scheme for every quantized linear
+      const auto& groups = q.at("config_groups");
+      if (groups.size() != 1) throw file_error(cfg_path, "compressed-tensors: only one config group is supported");
+      const auto& w = groups.begin().value().at("weights");
+      if (w.value("type", "int") != "int") throw file_error(cfg_path, "compressed-tensors: only integer weights are supported");
+      p.bits = w.at("num_bits").get<int>();
+      p.sym = w.value("symmetric", true);
+      p.group_size = (w.value("strategy", "group") == "channel" || w["group_size"].is_null()) ? -1 : w["group_size"].get<int64_t>();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw file_error(cfg_path, std::string("malformed quantization config: ") + e.what());
+  }
+  return p;
+}
+
+// Whether the module is stored quantized in this layout.
+bool is_quantized(const std::string& fmt, const HfCheckpoint& ck, const std::string& prefix) {
+  if (fmt == "gptq" || fmt == "awq") return ck.find(prefix + ".qweight") != nullptr;
+  if (fmt == "compressed-tensors") return ck.find(prefix + ".weight_packed") != nullptr;
+  return ck.find(prefix + ".scales") != nullptr;  // mlx
+}
+
+Tensor decode(const std::string& fmt, const HfCheckpoint& ck, const std::string& prefix, int64_t out, int64_t in,
+              const IntFormatParams& p) {
+  if (fmt == "gptq") return decode_gptq_linear(ck, prefix, out, in, p);
+  if (fmt == "awq") return decode_awq_linear(ck, prefix, out, in, p);
+  if (fmt == "compressed-tensors") return decode_compressed_tensors_linear(ck, prefix, out, in, p);
+  return decode_mlx_linear(ck, prefix, out, in, p);
+}
+
+}  // namespace
+
+std::string detect_hf_quant_format(const std::string& dir) {
+  const fs::path cfg = fs::path(dir) / "config.json";
+  if (!fs::is_directory(dir) || !fs::exists(cfg)) return "";
+  return format_of(parse_json_file(cfg.string()));
+}
+
+std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path) {
+  const std::string fmt = detect_hf_quant_format(path);
+  if (fmt.empty()) return nullptr;
+  HfCheckpoint ck(path);
+  const std::string cfg_path = (fs::path(path) / "config.json").string();
+  const IntFormatParams p = params_of(fmt, ck.config(), cfg_path);
+  auto m = std::make_unique<LoadedModel>();
+  auto w = std::make_shared<ModelWeights>();
+  w->cfg = ModelConfig::from_json(ck.config(), cfg_path);
+  for (NamedTensor& nt : named_tensors(*w)) {
+    const std::string suffix = ".weight";
+    const bool linear = nt.name.size() > suffix.size() && nt.name.ends_with(suffix) && nt.shape.size() == 2;
+    const std::string prefix = linear ? nt.name.substr(0, nt.name.size() - suffix.size()) : nt.name;
+    if (linear && is_quantized(fmt, ck, prefix)) {
+      *nt.tensor = decode(fmt, ck, prefix, nt.shape[0], nt.shape[1], p);
+      continue;
+    }
+    const TensorView* tv = ck.find(nt.name);
+    if (!tv) throw file_error(path, "tensor " + nt.name + " is missing from the checkpoint");
+    if (tv->shape != nt.shape)
+      throw file_error(tv->file, "tensor " + nt.name + " has shape " + shape_str(tv->shape) + ", expected " +
+                                     shape_str(nt.shape) + " from config.json");
+    nt.tensor->resize(nt.shape);
+    tv->to_f32(nt.tensor->data.data());
+  }
+  m->weights = std::move(w);
+  m->tokenizer = Tokenizer::load(path);
+  m->path = path;
+  m->format = fmt;
+  m->dtype = fmt::format("int{} {}{}", p.bits, p.group_size < 0 ? std::string("per-channel") : fmt::format("g{}", p.group_size),
+                         p.sym ? " sym" : "");
+  m->file_bytes = ck.total_bytes();
+  m->n_params = count_params(*m->weights);
+  return m;
+}
+
+void register_hf_quant_loaders() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    register_model_loader("hf-quantized", [](const std::string& path) { return load_hf_quantized_model(path); });
+  });
+}
+
+}  // namespace llmq

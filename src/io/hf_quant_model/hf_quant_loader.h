@@ -1,0 +1,22 @@
+#pragma once
+// Loads checkpoints written in the GPTQ, AWQ, compressed-tensors
+// (pack-quantized) and MLX layouts, dequantizing every linear to fp32 so the
+// ordinary forward pass (perplexity, generation) runs on them.
+#include <memory>
+#include <string>
+
+#include "model/model_loader.h"
+
+namespace llmq {
+
+// Registers the loader with load_model(); call once at start-up (CLI main, tests).
+void register_hf_quant_loaders();
+
+// nullptr when `path` is not a directory holding one of these layouts.
+// Throws llmq::Error naming the file for a checkpoint of the layout that is damaged.
+std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path);
+
+// "gptq", "awq", "compressed-tensors", "mlx", or "" when config.json declares none of them.
+std::string detect_hf_quant_format(const std::string& dir);
+
+}  // namespace llmq
