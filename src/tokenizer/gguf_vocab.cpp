@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <unordered_map>
 
 #include "tokenizer/json_file.h"
@@ -65,6 +67,17 @@ std::string llama_cpp_pre_name(const std::string& regex) {
   };
   auto it = known.find(regex);
   return it == known.end() ? std::string() : it->second;
+}
+
+void read_gguf_extras(GgufVocab& vocab, const std::string& model_dir) {
+  if (auto config = read_json_file_if_present(model_dir + "/tokenizer_config.json")) {
+    vocab.add_space_prefix = json_value<bool>(*config, "add_prefix_space");
+    vocab.chat_template = json_value<std::string>(*config, "chat_template");
+  }
+  if (!vocab.chat_template) {
+    std::ifstream jinja(model_dir + "/chat_template.jinja", std::ios::binary);
+    if (jinja) vocab.chat_template = std::string(std::istreambuf_iterator<char>(jinja), {});
+  }
 }
 
 GgufVocab gguf_vocab_from_sentencepiece(const sentencepiece::SentencePieceProcessor& sp, const std::string& model_dir,

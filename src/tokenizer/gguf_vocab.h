@@ -37,6 +37,9 @@ GgufVocab gguf_vocab_from_sentencepiece(const sentencepiece::SentencePieceProces
 GgufVocab gguf_vocab_from_bpe(const BpeModel& model, const std::vector<AddedToken>& added, bool byte_level,
                               const std::string& split_regex, std::optional<int32_t> config_vocab_size);
 
+// Fills add_space_prefix and chat_template from model_dir's files.
+void read_gguf_extras(GgufVocab& vocab, const std::string& model_dir);
+
 // llama.cpp's tokenizer.ggml.pre name for a byte-level split regex, empty if unknown.
 std::string llama_cpp_pre_name(const std::string& split_regex);
 

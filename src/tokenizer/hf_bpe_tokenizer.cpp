@@ -96,6 +96,7 @@ HfBpeTokenizer::HfBpeTokenizer(const json& j, const std::string& path, const std
                                  config_vocab_size);
   }
 
+  read_gguf_extras(vocab_, model_dir);
   special_.assign(vocab_size(), false);
   padding_.assign(vocab_size(), false);
   for (const AddedToken& t : added_tokens_) special_[t.id] = t.special;

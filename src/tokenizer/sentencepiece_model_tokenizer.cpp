@@ -39,6 +39,7 @@ SentencePieceModelTokenizer::SentencePieceModelTokenizer(const std::string& mode
   suffix_ids_ = special.suffix_ids;
 
   vocab_ = gguf_vocab_from_sentencepiece(*sp_, model_dir, read_config_vocab_size(model_dir));
+  read_gguf_extras(vocab_, model_dir);
   special_.assign(vocab_size(), false);
   padding_.assign(vocab_size(), false);
   for (int32_t id = 0; id < vocab_size(); ++id) {

@@ -31,6 +31,12 @@ struct GgufVocab {
   std::vector<float> scores;        // per id for "llama"; empty for "gpt2" (llama.cpp writes no scores then)
   std::vector<TokenType> types;     // per id
   std::vector<std::string> merges;  // "a b" per merge rank: tokenizer.ggml.merges for "gpt2" (empty for tokenizer.model)
+  // tokenizer_config.json's add_prefix_space, which llama.cpp's Llama
+  // converter writes as tokenizer.ggml.add_space_prefix; unset if absent.
+  std::optional<bool> add_space_prefix;
+  // tokenizer.chat_template: tokenizer_config.json's chat_template string,
+  // else chat_template.jinja; unset if neither.
+  std::optional<std::string> chat_template;
 };
 
 class Tokenizer {

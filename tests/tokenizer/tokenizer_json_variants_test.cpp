@@ -174,6 +174,20 @@ TEST(SentencePieceStyleJson, LegacyAddBosTokenFlag) {
   EXPECT_EQ(t->encode("hi", true), ids({1, 268}));
 }
 
+TEST(SentencePieceStyleJson, GgufExtrasFromTokenizerConfig) {
+  ScratchDir dir;
+  dir.write_json("tokenizer_config.json", {{"add_prefix_space", false}, {"chat_template", "{{ messages }}"}});
+  const auto t = load(dir, sentencepiece_style());
+  EXPECT_EQ(t->gguf_vocab().add_space_prefix, false);
+  EXPECT_EQ(t->gguf_vocab().chat_template, "{{ messages }}");
+
+  ScratchDir plain;
+  plain.write("chat_template.jinja", "{% for m in messages %}{% endfor %}");
+  const auto u = load(plain, sentencepiece_style());
+  EXPECT_EQ(u->gguf_vocab().add_space_prefix, std::nullopt);
+  EXPECT_EQ(u->gguf_vocab().chat_template, "{% for m in messages %}{% endfor %}");
+}
+
 TEST(SentencePieceStyleJson, GenerationConfigSuppliesMissingIds) {
   ScratchDir dir;
   dir.write_json("generation_config.json", {{"bos_token_id", 1}, {"eos_token_id", {2, 0}}});
