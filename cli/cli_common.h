@@ -33,6 +33,7 @@ struct QualityGateFailure {
 void register_inspect(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_quality(CLI::App& app);
+void register_quantize(CLI::App& app);
 void register_analyze(CLI::App& app);
 
 }  // namespace llmq::cli

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_common.h"
+#include "export/gguf/gguf_model_loader.h"
 #include "util/error.h"
 
 int main(int argc, char** argv) {
@@ -15,6 +16,8 @@ int main(int argc, char** argv) {
   register_inspect(app);
   register_generate(app);
   register_quality(app);
+  register_quantize(app);
+  llmq::register_gguf_model_loader();  // load_model() opens .gguf files
   register_analyze(app);
 
   bool json = false;

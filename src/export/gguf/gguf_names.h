@@ -15,4 +15,7 @@ std::string gguf_tensor_name(const NamedTensor& t);
 // llama.cpp's architecture name for a model ("llama", "qwen2", "qwen3", "qwen3moe").
 std::string gguf_arch_name(const ModelConfig& cfg);
 
+// The llama3 rope scaling factors tensor, one value per rotated pair.
+inline const char* gguf_rope_freqs_name() { return "rope_freqs.weight"; }
+
 }  // namespace llmq

@@ -1,0 +1,141 @@
+// llm-quantize quantize MODEL gguf -q TYPE [-o OUT.gguf] [--dry-run] ...
+// Writes a GGUF file for llama.cpp with llama-quantize's per-tensor types.
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "../cli_common.h"
+#include "export/gguf/gguf_exporter.h"
+#include "io/gguf/gguf_tensor_info.h"
+#include "quant/formats/ggml/ggml_quants.h"
+#include "util/error.h"
+#include "util/progress.h"
+
+namespace llmq::cli {
+
+namespace {
+
+struct QuantizeArgs {
+  std::string model, format, type, output, imatrix, name;
+  std::string output_tensor_type, token_embedding_type;
+  std::vector<std::string> tensor_types;
+  bool pure = false, leave_output = false, dry_run = false;
+};
+
+ggml::GgmlType parse_tensor_type(const std::string& option, const std::string& s) {
+  auto t = ggml::type_from_name(s);
+  if (!t || !ggml::can_quantize(*t))
+    throw Error(fmt::format("{}: '{}' is not a ggml type we can write (e.g. q4_0, q4_k, q6_k, q8_0, f16, bf16, f32)",
+                            option, s));
+  return *t;
+}
+
+GgufQuantOptions quant_options(const QuantizeArgs& a) {
+  GgufQuantOptions q;
+  auto preset = preset_from_name(a.type);
+  if (!preset) throw Error(fmt::format("-q: unknown type '{}' (supported: {})", a.type, preset_names()));
+  q.preset = *preset;
+  if (!a.output_tensor_type.empty()) q.output_tensor_type = parse_tensor_type("--output-tensor-type", a.output_tensor_type);
+  if (!a.token_embedding_type.empty())
+    q.token_embedding_type = parse_tensor_type("--token-embedding-type", a.token_embedding_type);
+  for (const std::string& spec : a.tensor_types) {
+    const size_t eq = spec.rfind('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+      throw Error(fmt::format("--tensor-type: '{}' is not PATTERN=TYPE", spec));
+    q.tensor_types.emplace_back(spec.substr(0, eq), parse_tensor_type("--tensor-type", spec.substr(eq + 1)));
+  }
+  q.pure = a.pure;
+  q.leave_output_tensor = a.leave_output;
+  return q;
+}
+
+nlohmann::json tensor_json(const GgufTensorResult& t) {
+  nlohmann::json j = {{"name", t.name},     {"shape", t.ne},   {"type", ggml::type_name(t.type)},
+                      {"bytes", t.bytes},   {"bpw", t.bpw()},  {"elements", t.n_elements}};
+  if (!t.note.empty()) j["note"] = t.note;
+  if (t.used_importance) j["imatrix"] = true;
+  return j;
+}
+
+nlohmann::json result_json(const GgufExportResult& r) {
+  nlohmann::json tensors = nlohmann::json::array();
+  for (const auto& t : r.tensors) tensors.push_back(tensor_json(t));
+  const double mb = double(r.source_bytes) / 1e6;
+  return {{"model", r.model_dir},
+          {"format", "gguf"},
+          {"type", preset_info(r.preset).name},
+          {"output", r.dry_run ? nlohmann::json() : nlohmann::json(r.output)},
+          {"dry_run", r.dry_run},
+          {"parameters", r.n_elements},
+          {"tensor_bytes", r.tensor_bytes},
+          {"file_bytes", r.file_bytes},
+          {"source_bytes", r.source_bytes},
+          {"bits_per_weight", r.bpw()},
+          {"seconds", r.seconds},
+          {"mb_per_second", r.seconds > 0 && !r.dry_run ? mb / r.seconds : 0.0},
+          {"tensors", tensors}};
+}
+
+void print_text(const GgufExportResult& r) {
+  if (r.dry_run) {
+    for (const auto& t : r.tensors)
+      fmt::print("{:<32} {:>18} {:<6} {:>10.3f} MiB {:>6.2f} bpw{}\n", t.name, gguf::shape_string(t.ne),
+                 ggml::type_name(t.type), double(t.bytes) / 1048576.0, t.bpw(), t.note.empty() ? "" : "  (" + t.note + ")");
+    fmt::print("dry run: {} tensors, {} parameters, {:.2f} MiB of tensor data ({:.2f} bits/weight); nothing written\n",
+               r.tensors.size(), r.n_elements, double(r.tensor_bytes) / 1048576.0, r.bpw());
+    return;
+  }
+  fmt::print("wrote {} ({}): {:.2f} MiB, {:.2f} bits/weight, {} tensors, {:.1f} s ({:.1f} MB/s of checkpoint)\n",
+             r.output, preset_info(r.preset).name, double(r.file_bytes) / 1048576.0, r.bpw(), r.tensors.size(),
+             r.seconds, r.seconds > 0 ? double(r.source_bytes) / 1e6 / r.seconds : 0.0);
+}
+
+}  // namespace
+
+void register_quantize(CLI::App& app) {
+  auto* cmd = app.add_subcommand("quantize", "Quantize a Hugging Face model into a file for another runtime (gguf)");
+  auto a = std::make_shared<QuantizeArgs>();
+  auto opts = std::make_shared<CommonOptions>();
+  cmd->add_option("model", a->model, "Hugging Face model directory")->required();
+  cmd->add_option("format", a->format, "Output format")->required()->check(CLI::IsMember({"gguf"}));
+  cmd->add_option("-q,--type", a->type, "Preset: " + preset_names())->required();
+  cmd->add_option("-o,--output", a->output, "Output file (default: <model dir>-<TYPE>.gguf beside the model)");
+  cmd->add_option("--output-tensor-type", a->output_tensor_type, "ggml type of output.weight");
+  cmd->add_option("--token-embedding-type", a->token_embedding_type, "ggml type of token_embd.weight");
+  cmd->add_option("--tensor-type", a->tensor_types, "PATTERN=TYPE: ggml type of tensors whose GGUF name matches the regex")
+      ->take_all();
+  cmd->add_flag("--pure", a->pure, "Use the preset's type for every quantized tensor (no mixture rules)");
+  cmd->add_flag("--leave-output-tensor", a->leave_output, "Keep output.weight unquantized");
+  cmd->add_option("--imatrix", a->imatrix, "Importance matrix file (llama.cpp imatrix)");
+  cmd->add_option("--name", a->name, "general.name (default: the model directory's name)");
+  cmd->add_flag("--dry-run", a->dry_run, "Print each tensor's type, size and bits per weight; write nothing");
+  // -q is the type here, so the common options are added without their -q short form.
+  cmd->add_option("--format", opts->format, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+  cmd->add_option("-t,--threads", opts->threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_flag("--quiet", opts->quiet, "No progress output");
+  cmd->callback([=] {
+    apply_common_options(*opts);
+    GgufExportOptions eo;
+    eo.quant = quant_options(*a);
+    eo.dry_run = a->dry_run;
+    eo.model_name = a->name;
+    eo.output = a->output.empty() ? default_gguf_output_path(a->model, eo.quant.preset) : a->output;
+    if (!a->imatrix.empty())
+      throw Error("--imatrix: reading importance matrix files is not available in this build yet");
+    // One step per tensor; the count is known once the plan is made.
+    std::unique_ptr<Progress> per_tensor;
+    GgufExportResult r = export_gguf(a->model, eo, [&](size_t, size_t total, const GgufTensorResult& t) {
+      if (!per_tensor) per_tensor = std::make_unique<Progress>("quantize", total, !a->dry_run, "tensors");
+      per_tensor->update(1, fmt::format("{} {}", t.name, ggml::type_name(t.type)));
+    });
+    if (per_tensor) per_tensor->finish();
+    if (opts->json()) {
+      print_json(result_json(r));
+      return;
+    }
+    print_text(r);
+  });
+}
+
+}  // namespace llmq::cli

@@ -1,0 +1,153 @@
+#include "export/gguf/gguf_exporter.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "export/gguf/gguf_model_metadata.h"
+#include "export/gguf/gguf_tensor_source.h"
+#include "io/gguf/gguf_writer.h"
+#include "io/hf_checkpoint.h"
+#include "quant/formats/ggml/ggml_quants.h"
+#include "tokenizer/tokenizer.h"
+#include "util/atomic_output.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace llmq {
+
+namespace {
+
+using ggml::GgmlType;
+
+std::string dir_name(const std::string& dir) {
+  fs::path p = fs::path(dir).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();  // "a/b/" -> "a/b"
+  return p.filename().string();
+}
+
+// The float type the checkpoint stores its matrices in: what llama-quantize
+// would find for a tensor it leaves unquantized.
+GgmlType checkpoint_float_type(const HfCheckpoint& ckpt, const std::vector<GgufTensorSpec>& layout) {
+  for (const GgufTensorSpec& s : layout) {
+    if (s.ne.size() < 2 || s.sources.empty()) continue;
+    if (const TensorView* tv = ckpt.find(s.sources.front())) {
+      if (tv->dtype == DType::BF16) return GgmlType::BF16;
+      if (tv->dtype == DType::F16) return GgmlType::F16;
+      return GgmlType::F32;
+    }
+  }
+  return GgmlType::F32;
+}
+
+// Refuses outputs that would replace the checkpoint or any of its files
+// (weights, config, tokenizer); a .gguf written into the directory is fine.
+void protect_input(const std::string& output, const HfCheckpoint& ckpt) {
+  ensure_not_same_path(output, ckpt.dir());
+  for (const auto& shard : ckpt.shards()) ensure_not_same_path(output, shard->path());
+  std::error_code ec;
+  if (!fs::exists(output, ec) || fs::path(output).extension() == ".gguf") return;
+  for (const auto& entry : fs::directory_iterator(ckpt.dir(), ec))
+    if (fs::equivalent(entry.path(), output, ec))
+      throw file_error(output, "refusing to overwrite " + entry.path().filename().string() + " of the input model");
+}
+
+// Quantizes (or copies) the fp32 values of one tensor; stacked experts are
+// encoded one by one, each with its own importance vector.
+void encode_tensor(const GgufTensorSpec& spec, GgmlType type, bool quantizable, const std::vector<float>& values,
+                   const ImportanceLookup& importance, std::vector<uint8_t>& out, bool& used_importance) {
+  const int64_t cols = spec.row_length();
+  const int64_t rows_per_expert = spec.n_rows() / spec.n_experts();
+  const size_t row_bytes = ggml::row_size(type, cols);
+  out.resize(row_bytes * size_t(spec.n_rows()));
+  used_importance = false;
+  for (int64_t e = 0; e < spec.n_experts(); ++e) {
+    const float* imatrix = nullptr;
+    if (importance && quantizable && ggml::block_size(type) > 1) {
+      if (const std::vector<float>* v = importance(spec.name, spec.is_stacked() ? int(e) : -1)) {
+        if (int64_t(v->size()) != cols)
+          fail("importance matrix for {} has {} values per expert, the tensor has {} columns", spec.name, v->size(),
+               cols);
+        imatrix = v->data();
+        used_importance = true;
+      }
+    }
+    const size_t first_row = size_t(e * rows_per_expert);
+    ggml::quantize_rows(type, values.data() + first_row * size_t(cols), out.data() + first_row * row_bytes,
+                        rows_per_expert, cols, imatrix);
+  }
+}
+
+}  // namespace
+
+std::string default_gguf_output_path(const std::string& model_dir, GgufPreset preset) {
+  fs::path p = fs::path(model_dir).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  return (p.parent_path() / (p.filename().string() + "-" + preset_info(preset).name + ".gguf")).string();
+}
+
+GgufExportResult export_gguf(const std::string& model_dir, const GgufExportOptions& opt,
+                             const GgufExportProgress& progress) {
+  const auto start = std::chrono::steady_clock::now();
+  HfCheckpoint ckpt(model_dir);
+  const ModelConfig cfg = ModelConfig::from_json(ckpt.config(), (fs::path(model_dir) / "config.json").string());
+  const std::vector<GgufTensorSpec> layout = gguf_tensor_layout(cfg);
+  for (const GgufTensorSpec& s : layout) check_gguf_sources(ckpt, s);
+
+  GgufQuantOptions quant = opt.quant;
+  if (opt.importance) quant.has_imatrix = true;
+  const std::vector<TensorTypeChoice> plan = plan_tensor_types(cfg, layout, quant, checkpoint_float_type(ckpt, layout));
+
+  GgufExportResult result;
+  result.model_dir = model_dir;
+  result.preset = quant.preset;
+  result.dry_run = opt.dry_run;
+  result.source_bytes = ckpt.total_bytes();
+  for (size_t i = 0; i < layout.size(); ++i) {
+    GgufTensorResult t;
+    t.name = layout[i].name;
+    t.ne = layout[i].ne;
+    t.type = plan[i].type;
+    t.note = plan[i].note;
+    t.n_elements = layout[i].n_elements();
+    t.bytes = ggml::row_size(t.type, layout[i].row_length()) * size_t(layout[i].n_rows());
+    result.n_elements += t.n_elements;
+    result.tensor_bytes += t.bytes;
+    result.tensors.push_back(std::move(t));
+  }
+
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  if (opt.dry_run) {
+    for (size_t i = 0; i < result.tensors.size(); ++i)
+      if (progress) progress(i, result.tensors.size(), result.tensors[i]);
+    result.seconds = elapsed();
+    return result;
+  }
+
+  if (opt.output.empty()) fail("no output path given for the GGUF file");
+  protect_input(opt.output, ckpt);
+  const std::unique_ptr<Tokenizer> tokenizer = Tokenizer::load(model_dir);
+  const std::string name = opt.model_name.empty() ? dir_name(model_dir) : opt.model_name;
+
+  GgufWriter writer(opt.output);
+  for (const auto& [key, value] : gguf_model_metadata(cfg, *tokenizer, name, preset_info(quant.preset).file_type))
+    writer.set(key, value);
+  for (size_t i = 0; i < layout.size(); ++i) writer.add_tensor(layout[i].name, layout[i].ne, plan[i].type);
+
+  std::vector<float> values, scratch;
+  std::vector<uint8_t> encoded;
+  for (size_t i = 0; i < layout.size(); ++i) {
+    read_gguf_tensor(ckpt, cfg, layout[i], values, scratch);
+    encode_tensor(layout[i], plan[i].type, plan[i].quantizable, values, opt.importance, encoded,
+                  result.tensors[i].used_importance);
+    writer.write_tensor_data(layout[i].name, encoded.data(), encoded.size());
+    if (progress) progress(i, layout.size(), result.tensors[i]);
+  }
+  writer.finish();
+  result.output = opt.output;
+  result.file_bytes = size_t(fs::file_size(opt.output));
+  result.seconds = elapsed();
+  return result;
+}
+
+}  // namespace llmq

@@ -1,0 +1,110 @@
+#include "export/gguf/gguf_model_loader.h"
+
+#include <cstring>
+#include <fstream>
+#include <map>
+
+#include "export/gguf/gguf_model_config.h"
+#include "export/gguf/gguf_presets.h"
+#include "export/gguf/gguf_tensor_layout.h"
+#include "export/gguf/gguf_tokenizer.h"
+#include "export/gguf/rope_permutation.h"
+#include "quant/formats/ggml/ggml_quants.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+
+namespace llmq {
+
+namespace {
+
+std::vector<int64_t> without_trailing_ones(std::vector<int64_t> ne) {
+  while (ne.size() > 1 && ne.back() == 1) ne.pop_back();
+  return ne;
+}
+
+void dequantize_tensor(const GgufReader& g, const GgufTensorInfo& t, std::vector<float>& out) {
+  if (!ggml::can_dequantize(t.type))
+    throw file_error(g.path(), "tensor " + t.name + " has type " + ggml::type_name(t.type) + ", which we cannot read");
+  const int64_t cols = t.shape[0], rows = t.n_rows();
+  const size_t row_bytes = ggml::row_size(t.type, cols);
+  out.resize(size_t(t.n_elements()));
+#pragma omp parallel for schedule(static) if (t.n_elements() >= (1 << 16))
+  for (int64_t r = 0; r < rows; ++r) ggml::dequantize_row(t.type, t.data + size_t(r) * row_bytes, out.data() + r * cols, cols);
+}
+
+}  // namespace
+
+bool is_gguf_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char magic[4] = {};
+  return f.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
+}
+
+ModelWeights load_gguf_weights(const GgufReader& g, const ModelConfig& cfg) {
+  ModelWeights w;
+  w.cfg = cfg;
+  std::map<std::string, NamedTensor> by_name;
+  for (NamedTensor& nt : named_tensors(w)) by_name.emplace(nt.name, nt);
+
+  std::vector<float> values, scratch;
+  for (const GgufTensorSpec& spec : gguf_tensor_layout(cfg)) {
+    if (spec.is_rope_freqs) continue;  // already folded into cfg.rope_scaling
+    const GgufTensorInfo* t = g.find_tensor(spec.name);
+    if (!t) throw file_error(g.path(), "tensor " + spec.name + " is missing");
+    if (without_trailing_ones(t->shape) != without_trailing_ones(spec.ne))
+      throw file_error(g.path(), "tensor " + spec.name + " has shape " + gguf::shape_string(t->shape) + ", expected " +
+                                     gguf::shape_string(spec.ne));
+    dequantize_tensor(g, *t, values);
+    if (spec.rope_permute_heads > 0) {
+      scratch.resize(values.size());
+      const int64_t rows = spec.ne.size() == 1 ? spec.ne[0] : spec.ne[1];
+      const int64_t cols = spec.ne.size() == 1 ? 1 : spec.ne[0];
+      unpermute_rope_rows(values.data(), scratch.data(), spec.rope_permute_heads, rows / spec.rope_permute_heads, cols);
+      values.swap(scratch);
+    }
+    const size_t per_source = values.size() / spec.sources.size();
+    for (size_t i = 0; i < spec.sources.size(); ++i) {
+      NamedTensor& nt = by_name.at(spec.sources[i]);
+      nt.tensor->resize(nt.shape);
+      std::memcpy(nt.tensor->data.data(), values.data() + i * per_source, per_source * sizeof(float));
+    }
+  }
+  return w;
+}
+
+std::string gguf_file_type_name(const GgufReader& g) {
+  if (auto ft = g.get_int_optional("general.file_type"))
+    for (GgufPreset p : all_presets())
+      if (preset_info(p).file_type == uint64_t(*ft)) return preset_info(p).name;
+  return "gguf";
+}
+
+LoadedModel load_gguf_model(const std::string& path) {
+  GgufReader g(path);
+  const ModelConfig cfg = model_config_from_gguf(g);
+  LoadedModel m;
+  m.weights = std::make_shared<ModelWeights>(load_gguf_weights(g, cfg));
+  m.tokenizer = load_gguf_tokenizer(g);
+  if (m.tokenizer->vocab_size() != cfg.vocab)
+    throw file_error(path, fmt::format("has {} tokens but a vocabulary of {} embeddings", m.tokenizer->vocab_size(),
+                                       cfg.vocab));
+  m.path = path;
+  m.format = "gguf";
+  m.dtype = gguf_file_type_name(g);
+  for (const GgufTensorInfo& t : g.tensors()) m.file_bytes += t.nbytes;
+  m.n_params = count_params(*m.weights);
+  return m;
+}
+
+void register_gguf_model_loader() {
+  static const bool registered = [] {
+    register_model_loader("gguf", [](const std::string& path) -> std::unique_ptr<LoadedModel> {
+      if (!is_gguf_file(path)) return nullptr;
+      return std::make_unique<LoadedModel>(load_gguf_model(path));
+    });
+    return true;
+  }();
+  (void)registered;
+}
+
+}  // namespace llmq
