@@ -4,6 +4,9 @@
 #include <numeric>
 
 #include <cblas.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "quant/methods/hessian_inverse.h"
 #include "util/error.h"
@@ -85,6 +88,7 @@ QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQ
 
   std::vector<uint8_t> qt(static_cast<size_t>(n * m));  // codes, permuted and transposed
   std::vector<int32_t> group_of(static_cast<size_t>(n));  // group of permuted column j
+  for (int64_t j = 0; j < n; ++j) group_of[size_t(j)] = int32_t(opt.static_groups ? perm[size_t(j)] / gl : j / gl);
   std::vector<GroupGrid> grids(static_cast<size_t>(m));
   const int64_t B = opt.block_size;
   std::vector<float> err(static_cast<size_t>(B * m));
@@ -92,39 +96,47 @@ QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQ
 
   for (int64_t i1 = 0; i1 < n; i1 += B) {
     const int64_t i2 = std::min(i1 + B, n), count = i2 - i1;
-    for (int64_t j = i1; j < i2; ++j) {
-      int64_t g;
-      if (opt.static_groups) {
-        g = perm[size_t(j)] / gl;
-        grids = static_grids[size_t(g)];
-      } else {
-        g = j / gl;
-        if (j % gl == 0) {
-          fit_grids(wt, m, j, std::min(gl, n - j), spec, grids);
-          for (int64_t r = 0; r < m; ++r) out.set_grid(r, g, grids[size_t(r)]);
+    // Every step inside a block is independent across output rows, so each thread takes a
+    // contiguous slice of rows through the whole block: one parallel region per block rather
+    // than several per column (cheap regions still cost a barrier and spinning threads).
+#pragma omp parallel reduction(+ : loss) if (m * count > 32768)
+    {
+      int64_t r0 = 0, r1 = m;
+#ifdef _OPENMP
+      const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+      r0 = m * t / nt;
+      r1 = m * (t + 1) / nt;
+#endif
+      for (int64_t j = i1; j < i2; ++j) {
+        const int64_t g = group_of[size_t(j)];
+        if (opt.static_groups) {
+          for (int64_t r = r0; r < r1; ++r) grids[size_t(r)] = static_grids[size_t(g)][size_t(r)];
+        } else if (j % gl == 0) {
+          // The group's grid from its columns as they are now (earlier errors already folded in).
+          const int64_t len = std::min(gl, n - j);
+          for (int64_t r = r0; r < r1; ++r) {
+            float lo, hi;
+            value_range(wt.data() + j * m + r, len, m, lo, hi);
+            grids[size_t(r)] = fit_group_grid(lo, hi, spec);
+            out.set_grid(r, g, grids[size_t(r)]);
+          }
         }
-      }
-      group_of[size_t(j)] = int32_t(g);
-      const float d = U[size_t(j * n + j)];
-      float* wj = wt.data() + j * m;
-      float* ej = err.data() + (j - i1) * m;
-      double col_loss = 0;
-#pragma omp parallel for schedule(static) reduction(+ : col_loss) if (m > 2048)
-      for (int64_t r = 0; r < m; ++r) {
-        const GroupGrid& gg = grids[size_t(r)];
-        const int q = gg.quantize(wj[r], maxq);
-        qt[size_t(j * m + r)] = uint8_t(q);
-        const float diff = wj[r] - gg.dequantize(q);
-        ej[r] = diff / d;
-        col_loss += double(ej[r]) * double(ej[r]);
-      }
-      loss += col_loss / 2;
-      // Spread this column's error over the rest of the block now.
-#pragma omp parallel for schedule(static) if ((i2 - j) * m > 65536)
-      for (int64_t k = j + 1; k < i2; ++k) {
-        const float u = U[size_t(j * n + k)];
-        float* wk = wt.data() + k * m;
-        for (int64_t r = 0; r < m; ++r) wk[r] -= u * ej[r];
+        const float d = U[size_t(j * n + j)];
+        float* wj = wt.data() + j * m;
+        float* ej = err.data() + (j - i1) * m;
+        for (int64_t r = r0; r < r1; ++r) {
+          const GroupGrid& gg = grids[size_t(r)];
+          const int q = gg.quantize(wj[r], maxq);
+          qt[size_t(j * m + r)] = uint8_t(q);
+          ej[r] = (wj[r] - gg.dequantize(q)) / d;
+          loss += 0.5 * double(ej[r]) * double(ej[r]);
+        }
+        // Spread this column's error over the rest of the block now.
+        for (int64_t k = j + 1; k < i2; ++k) {
+          const float u = U[size_t(j * n + k)];
+          float* wk = wt.data() + k * m;
+          for (int64_t r = r0; r < r1; ++r) wk[r] -= u * ej[r];
+        }
       }
     }
     // ... and over every column after the block in one product: W[i2:] -= U[i1:i2, i2:]^T Err.

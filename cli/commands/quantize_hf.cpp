@@ -1,0 +1,114 @@
+// Integer weight quantization (RTN / GPTQ / AWQ) written as Hugging Face-style
+// checkpoints for vLLM, transformers and MLX. See quantize_hf.h for how the
+// options join the shared `quantize` subcommand.
+#include "quantize_hf.h"
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "export/hf/hf_quantize_pipeline.h"
+#include "util/error.h"
+#include "util/progress.h"
+
+namespace llmq::cli {
+
+void add_hf_quantize_options(CLI::App* cmd, QuantizeHfArgs& a) {
+  const std::string g = "GPTQ / AWQ / RTN";
+  cmd->add_option("--format-out", a.format_out, "Checkpoint layout: gptq, awq, compressed-tensors, mlx (default: the method's own)")
+      ->check(CLI::IsMember({"gptq", "awq", "compressed-tensors", "mlx"}))->group(g);
+  cmd->add_option("--bits", a.bits, "Bits per weight")->check(CLI::IsMember({2, 3, 4, 8}))->capture_default_str()->group(g);
+  cmd->add_option("--group-size", a.group_size, "Weights per scale along the input (-1: per output channel)")
+      ->check(CLI::IsMember({-1, 32, 64, 128}))->capture_default_str()->group(g);
+  cmd->add_flag("--asym", a.asym, "Asymmetric grids (zero points) instead of symmetric")->group(g);
+  cmd->add_option("--calibration", a.calibration, "Calibration text (plain, JSON array or JSONL; default: shared calibration.txt)")
+      ->group(g);
+  cmd->add_option("--samples", a.samples, "Calibration windows")->check(CLI::PositiveNumber)->capture_default_str()->group(g);
+  cmd->add_option("--ctx", a.ctx, "Tokens per calibration window")->check(CLI::Range(8, 1 << 20))->capture_default_str()->group(g);
+  cmd->add_option("--seed", a.seed, "Seed for picking calibration windows")->capture_default_str()->group(g);
+  cmd->add_option("--damp-percent", a.damp_percent, "GPTQ: dampening, a fraction of mean(diag H)")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str()->group(g);
+  cmd->add_option("--block-size", a.block_size, "GPTQ: columns per lazy batch update")->check(CLI::PositiveNumber)
+      ->capture_default_str()->group(g);
+  cmd->add_flag("--desc-act", a.desc_act, "GPTQ: quantize columns by decreasing Hessian diagonal (act order, writes g_idx)")->group(g);
+  cmd->add_flag("--static-groups", a.static_groups, "GPTQ: fix group grids before any update (act order without g_idx permutation)")
+      ->group(g);
+  cmd->add_flag("--no-true-sequential", a.no_true_sequential, "GPTQ: quantize a block's linears from one pass, not attention then MLP")
+      ->group(g);
+  cmd->add_flag("--no-sequential", a.no_sequential, "Take every statistic from the full-precision model, not from quantized blocks")
+      ->group(g);
+  cmd->add_option("--awq-grid", a.awq_grid, "AWQ: points of the alpha grid")->check(CLI::Range(1, 1000))->capture_default_str()->group(g);
+  cmd->add_flag("--no-clip", a.no_clip, "AWQ: skip the clipping search")->group(g);
+  cmd->add_option("--min-expert-tokens", a.min_expert_tokens, "MoE: experts routed fewer calibration tokens get RTN")
+      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(g);
+}
+
+namespace {
+
+HfQuantizeJob make_job(const QuantizeHfArgs& a) {
+  HfQuantizeJob j;
+  j.model_dir = a.model;
+  j.output_dir = a.output;
+  j.quant.method = parse_int_quant_method(a.method);
+  const std::string fmt_name = !a.format_out.empty() ? a.format_out : (a.method == "awq" ? "awq" : "gptq");
+  j.format = parse_hf_quant_format(fmt_name);
+  j.quant.spec.bits = a.bits;
+  j.quant.spec.group_size = a.group_size;
+  j.quant.spec.sym = !a.asym;
+  j.quant.gptq.damp_percent = a.damp_percent;
+  j.quant.gptq.block_size = a.block_size;
+  j.quant.gptq.desc_act = a.desc_act;
+  j.quant.gptq.static_groups = a.static_groups;
+  j.quant.true_sequential = !a.no_true_sequential;
+  j.quant.sequential = !a.no_sequential;
+  j.quant.awq.grid = a.awq_grid;
+  j.quant.awq.clip = !a.no_clip;
+  j.quant.min_expert_tokens = a.min_expert_tokens;
+  if (j.quant.method != IntQuantMethod::Gptq && (a.desc_act || a.static_groups))
+    fail("--desc-act / --static-groups apply to gptq only");
+  j.calibration_path = a.calibration;
+  j.windows.samples = a.samples;
+  j.windows.ctx = a.ctx;
+  j.windows.seed = a.seed;
+  return j;
+}
+
+}  // namespace
+
+void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
+  const HfQuantizeJob job = make_job(a);
+  std::unique_ptr<Progress> bar;
+  const HfQuantizeOutcome r = run_hf_quantize(job, [&](int layer, int n) {
+    if (!bar) bar = std::make_unique<Progress>(a.method, size_t(n), true, "layers");
+    bar->update(1, fmt::format("layer {}", layer));
+  });
+  if (bar) bar->finish();
+  if (common.json()) {
+    print_json({{"model", a.model},
+                {"method", a.method},
+                {"format", hf_quant_format_name(job.format)},
+                {"output", r.output_dir},
+                {"bits", a.bits},
+                {"group_size", a.group_size},
+                {"sym", !a.asym},
+                {"quantized_linears", r.quantized_linears},
+                {"bytes", r.bytes},
+                {"source_bytes", r.source_bytes},
+                {"calibration_windows", r.calibration_windows},
+                {"calibration_tokens", r.calibration_tokens},
+                {"seconds", r.seconds},
+                {"rtn_fallbacks", r.rtn_fallbacks},
+                {"warnings", r.warnings},
+                {"report", r.report}});
+    return;
+  }
+  for (const std::string& w : r.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  if (!r.rtn_fallbacks.empty())
+    std::fprintf(stderr, "note: %zu linears fell back to RTN (first: %s)\n", r.rtn_fallbacks.size(), r.rtn_fallbacks[0].c_str());
+  fmt::print("wrote {} ({} {}-bit {}, {} layout): {} quantized linears, {:.2f} MiB (from {:.2f} MiB), {:.1f} s\n",
+             r.output_dir, a.method, a.bits, a.group_size < 0 ? std::string("per-channel") : fmt::format("g{}", a.group_size),
+             hf_quant_format_name(job.format), r.quantized_linears, double(r.bytes) / 1048576.0,
+             double(r.source_bytes) / 1048576.0, r.seconds);
+}
+
+}  // namespace llmq::cli

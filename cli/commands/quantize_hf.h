@@ -1,0 +1,42 @@
+#pragma once
+// `llm-quantize quantize MODEL gptq|awq|rtn --bits 4 --group-size 128
+//  [--format-out gptq|awq|compressed-tensors|mlx] -o DIR`
+// The `quantize` subcommand is shared with GGUF export (quantize.cpp): it
+// owns MODEL, the FORMAT positional, -o and the common options, calls
+// add_hf_quantize_options() once when building the subcommand, and hands
+// FORMAT in {gptq, awq, rtn} to run_quantize_hf().
+#include <cstdint>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "../cli_common.h"
+
+namespace llmq::cli {
+
+struct QuantizeHfArgs {
+  std::string model;       // set by the owner of the subcommand (positional MODEL)
+  std::string method;      // gptq | awq | rtn (positional FORMAT)
+  std::string output;      // -o; empty: <model>-<method>-w<bits>g<group>-<format> beside the model
+  std::string format_out;  // gptq | awq | compressed-tensors | mlx; empty: gptq for gptq/rtn, awq for awq
+  int bits = 4;
+  int64_t group_size = 128;
+  bool asym = false;
+  std::string calibration;
+  int64_t samples = 128, ctx = 512;
+  uint64_t seed = 0;
+  double damp_percent = 0.01;
+  int64_t block_size = 128;
+  bool desc_act = false, static_groups = false, no_true_sequential = false, no_sequential = false;
+  int awq_grid = 20;
+  bool no_clip = false;
+  int64_t min_expert_tokens = 32;
+};
+
+// The method-specific options (no positionals, no -o, no --format/--threads/--quiet).
+void add_hf_quantize_options(CLI::App* quantize_cmd, QuantizeHfArgs& args);
+
+// Runs the job, prints text or JSON per `common`. Throws llmq::Error on user errors.
+void run_quantize_hf(const QuantizeHfArgs& args, const CommonOptions& common);
+
+}  // namespace llmq::cli

@@ -1,0 +1,42 @@
+#pragma once
+// The whole `quantize MODEL gptq|awq|rtn` flow as a library call: load the
+// checkpoint, tokenize calibration windows, quantize, write the chosen
+// layout atomically. The CLI only parses options and prints the result.
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "calibration/calibration_data.h"
+#include "export/hf/hf_quant_format.h"
+#include "export/hf/model_quantizer.h"
+
+namespace llmq {
+
+struct HfQuantizeJob {
+  std::string model_dir;
+  std::string output_dir;           // empty: <model_dir>-<method>-w<bits>g<group>-<format> beside the model
+  HfQuantFormat format = HfQuantFormat::Gptq;
+  IntQuantizeOptions quant;         // spec is adjusted to the format (spec_for_format)
+  std::string calibration_path;     // empty: default_calibration_path(model_dir)
+  WindowOptions windows;            // samples x ctx tokens
+};
+
+struct HfQuantizeOutcome {
+  std::string output_dir;
+  int64_t quantized_linears = 0;
+  uint64_t bytes = 0, source_bytes = 0;
+  int64_t calibration_windows = 0, calibration_tokens = 0;
+  double seconds = 0;
+  std::vector<std::string> rtn_fallbacks, warnings;
+  nlohmann::json report;  // per-linear / per-scale statistics
+};
+
+std::string default_hf_quant_output(const HfQuantizeJob& job);
+
+// Throws llmq::Error (bad options for the format, unreadable model or
+// calibration file, output == input) before any long work when it can.
+HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job, const LayerProgressFn& progress = {});
+
+}  // namespace llmq
