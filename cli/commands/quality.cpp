@@ -76,6 +76,7 @@ void register_quality(CLI::App& app) {
   auto* q = app.add_subcommand("quality", "Measure model quality (perplexity, KL divergence, comparisons)");
   q->require_subcommand(1);
   register_perplexity(q);
+  register_quality_report(q);
 }
 
 }  // namespace llmq::cli
