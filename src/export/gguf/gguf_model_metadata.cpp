@@ -60,6 +60,7 @@ void add_tokenizer(GgufMetadata& m, const Tokenizer& tok) {
   for (size_t i = 0; i < v.types.size(); ++i) types[i] = int32_t(v.types[i]);
   m.set("tokenizer.ggml.token_type", std::move(types));
   if (!v.merges.empty()) m.set("tokenizer.ggml.merges", v.merges);
+  if (v.add_space_prefix) m.set("tokenizer.ggml.add_space_prefix", *v.add_space_prefix);
   auto id = [&](const char* key, std::optional<int32_t> value) {
     if (value && *value >= 0) m.set(key, uint32_t(*value));
   };
@@ -70,6 +71,7 @@ void add_tokenizer(GgufMetadata& m, const Tokenizer& tok) {
   // Written even when false: llama.cpp adds BOS to "llama" vocabularies by default.
   m.set("tokenizer.ggml.add_bos_token", tok.add_bos());
   m.set("tokenizer.ggml.add_eos_token", tok.add_eos());
+  if (v.chat_template) m.set("tokenizer.chat_template", *v.chat_template);
 }
 
 }  // namespace

@@ -112,6 +112,8 @@ GgufVocab read_vocab(const GgufReader& g) {
     v.types.assign(v.tokens.size(), TokenType::Normal);
   }
   if (auto m = g.get_optional<std::vector<std::string>>("tokenizer.ggml.merges")) v.merges = *m;
+  v.add_space_prefix = g.get_optional<bool>("tokenizer.ggml.add_space_prefix");
+  v.chat_template = g.get_optional<std::string>("tokenizer.chat_template");
   if (v.types.size() != v.tokens.size() || (!v.scores.empty() && v.scores.size() != v.tokens.size()))
     throw file_error(g.path(), "tokenizer.ggml.tokens, scores and token_type have different lengths");
   return v;
@@ -191,7 +193,7 @@ json tokenizer_json_from_gguf_vocab(const GgufVocab& v, bool add_space_prefix) {
 std::unique_ptr<Tokenizer> load_gguf_tokenizer(const GgufReader& g) {
   GgufVocab vocab = read_vocab(g);
   const bool spm = vocab.model == "llama";
-  const bool add_space_prefix = g.get_optional<bool>("tokenizer.ggml.add_space_prefix").value_or(true);
+  const bool add_space_prefix = vocab.add_space_prefix.value_or(true);
   json spec;
   try {
     spec = tokenizer_json_from_gguf_vocab(vocab, add_space_prefix);
