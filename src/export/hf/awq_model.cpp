@@ -15,6 +15,8 @@
 #include "export/hf/model_quantizer.h"
 #include "quant/methods/rtn.h"
 
+#include <cblas.h>
+
 namespace llmq {
 
 namespace {
@@ -45,6 +47,20 @@ class AbsMeanCollector : public ForwardHooks {
   std::map<LinearKey, Acc> acc_;
 };
 
+// Feeds one forward pass to two observers.
+class HookPair : public ForwardHooks {
+ public:
+  HookPair(ForwardHooks& a, ForwardHooks& b) : a_(a), b_(b) {}
+  void on_linear_input(int layer, LinearSlot slot, int expert, float* X, int64_t T, int64_t in) override {
+    a_.on_linear_input(layer, slot, expert, X, T, in);
+    b_.on_linear_input(layer, slot, expert, X, T, in);
+  }
+
+ private:
+  ForwardHooks& a_;
+  ForwardHooks& b_;
+};
+
 struct ScaleGroup {
   std::string name;                // "L3.qkv", for the report
   std::vector<Tensor*> linears;    // columns multiplied by s, then quantized
@@ -54,6 +70,9 @@ struct ScaleGroup {
   Tensor* prev_bias = nullptr;     // and its bias
   std::vector<int64_t> tie = {};   // input channel of `linears` -> index into s (identity when empty)
   std::vector<float> x_mean = {};  // per index into s
+  // Set for groups whose loss is the output error of their single linear (v->o, up->down, as
+  // AutoAWQ inspects o_proj / down_proj alone): the Gram matrix of that linear's input.
+  const GramStats* local_gram = nullptr;
 };
 
 int64_t scale_index(const ScaleGroup& g, int64_t c) { return g.tie.empty() ? c : g.tie[size_t(c)]; }
@@ -100,7 +119,7 @@ std::vector<float> mean_of(const AbsMeanCollector::Acc& a) {
 
 // The scale groups of layer l, with their activation statistics; groups without any
 // calibration tokens (an expert never routed to) are left out.
-std::vector<ScaleGroup> scale_groups(ModelWeights& w, int l, const AbsMeanCollector& stats) {
+std::vector<ScaleGroup> scale_groups(ModelWeights& w, int l, const AbsMeanCollector& stats, const GramCollector& grams) {
   const ModelConfig& c = w.cfg;
   LayerWeights& L = w.layers[size_t(l)];
   std::vector<ScaleGroup> groups;
@@ -122,6 +141,7 @@ std::vector<ScaleGroup> scale_groups(ModelWeights& w, int l, const AbsMeanCollec
     for (int64_t ch = 0; ch < c.q_dim(); ++ch) sum[size_t(g.tie[size_t(ch)])] += m[size_t(ch)];
     g.x_mean.resize(sum.size());
     for (size_t i = 0; i < sum.size(); ++i) g.x_mean[i] = float(sum[i] / double(group));
+    g.local_gram = grams.find({l, LinearSlot::O, -1});
     groups.push_back(std::move(g));
   }
   if (!c.layer_is_moe(l)) {
@@ -133,6 +153,7 @@ std::vector<ScaleGroup> scale_groups(ModelWeights& w, int l, const AbsMeanCollec
     if (const auto* a = stats.find({l, LinearSlot::Down, -1})) {
       ScaleGroup g{p + "up_down", {&L.down}, {}, nullptr, &L.up};
       g.x_mean = mean_of(*a);
+      g.local_gram = grams.find({l, LinearSlot::Down, -1});
       groups.push_back(std::move(g));
     }
     return groups;
@@ -159,9 +180,32 @@ std::vector<ScaleGroup> scale_groups(ModelWeights& w, int l, const AbsMeanCollec
       ScaleGroup g{fmt::format("{}experts.{}.up_down", p, e), {&L.experts[size_t(e)].down}, {}, nullptr,
                    &L.experts[size_t(e)].up};
       g.x_mean = mean_of(*a);
+      g.local_gram = grams.find({l, LinearSlot::Down, e});
       groups.push_back(std::move(g));
     }
   return groups;
+}
+
+// Mean over tokens of ||(W - W_q) x||^2 for the group's single linear, where
+// W_q = Q(W diag(s)) diag(s)^-1 is what the scaled, quantized linear computes on x.
+double local_loss(const ScaleGroup& g, const std::vector<float>& s, const IntQuantSpec& spec) {
+  const Tensor& w = *g.linears[0];
+  Tensor scaled = w;
+  scale_columns(scaled, g, s);
+  fake_quantize_rtn(scaled, spec);
+  const int64_t rows = w.rows(), cols = w.cols();
+  std::vector<double> d(size_t(rows * cols)), dg(size_t(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      const size_t i = size_t(r * cols + c);
+      d[i] = double(w.data[i]) - double(scaled.data[i]) / double(s[size_t(scale_index(g, c))]);
+    }
+  const std::vector<double> G = g.local_gram->matrix();
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(cols), int(cols), 1.0, d.data(), int(cols),
+              G.data(), int(cols), 0.0, dg.data(), int(cols));
+  double sum = 0;
+  for (size_t i = 0; i < d.size(); ++i) sum += d[i] * dg[i];
+  return sum / double(std::max<int64_t>(g.local_gram->tokens, 1));
 }
 
 }  // namespace
@@ -177,10 +221,20 @@ QuantizedModel quantize_model_awq(const ModelWeights& source, const std::vector<
   for (int l = 0; l < n_layers; ++l) {
     // Full-precision outputs of this layer on its (already quantized upstream) inputs: the target.
     AbsMeanCollector stats(l);
+    GramCollector local_grams({LinearSlot::O, LinearSlot::Down}, {l});
+    HookPair hooks(stats, local_grams);
     std::vector<std::vector<float>> reference;
-    inputs.run(l, &stats, false, &reference);
+    inputs.run(l, &hooks, false, &reference);
 
-    for (ScaleGroup& g : scale_groups(*qm.weights, l, stats)) {
+    for (ScaleGroup& g : scale_groups(*qm.weights, l, stats, local_grams)) {
+      if (g.local_gram) {
+        AwqSearchResult best = awq_search_scales(g.x_mean, opt.awq.grid, [&](const std::vector<float>& s) {
+          return local_loss(g, s, opt.spec);
+        });
+        apply_scales(g, best.scales, nullptr);
+        qm.report["scales"][g.name] = {{"alpha", best.alpha}, {"loss", best.loss}, {"loss_alpha0", best.loss_alpha0}};
+        continue;
+      }
       const std::vector<Tensor*> t = touched(g);
       std::vector<Tensor> saved;
       for (Tensor* p : t) saved.push_back(*p);

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include <cblas.h>
+
 #include "quant/formats/intq/group_grid.h"
 #include "util/error.h"
 
@@ -50,29 +52,32 @@ std::vector<float> awq_search_clip(const Tensor& w, const IntQuantSpec& spec, co
   const int64_t gl = spec.group_len(cols), G = spec.n_groups(cols);
   const int maxq = spec.maxq();
   std::vector<float> best(size_t(rows * G), 1.0f);
+  std::vector<double> best_err(static_cast<size_t>(rows));
   const int steps = std::max(1, opt.clip_grid);
-#pragma omp parallel for schedule(dynamic, 4)
-  for (int64_t r = 0; r < rows; ++r) {
-    std::vector<double> d(static_cast<size_t>(gl));
-    for (int64_t g = 0; g < G; ++g) {
-      const float* wg = w.row(r) + g * gl;
-      float lo, hi;
-      value_range(wg, gl, 1, lo, hi);
-      double best_err = std::numeric_limits<double>::infinity();
-      for (int k = 0; k < steps; ++k) {
-        const float ratio = 1.0f - float(k) * (1.0f - opt.clip_min_ratio) / float(steps);
-        const GroupGrid grid = fit_group_grid(lo, hi, spec, ratio);
-        for (int64_t c = 0; c < gl; ++c) d[size_t(c)] = double(wg[c]) - double(grid.dequantize(grid.quantize(wg[c], maxq)));
-        // d^T G_gg d over the group's diagonal block of the Gram matrix
+  std::vector<double> ggg(static_cast<size_t>(gl * gl)), d(static_cast<size_t>(rows * gl)), dg(static_cast<size_t>(rows * gl));
+  std::vector<float> lo(static_cast<size_t>(rows)), hi(static_cast<size_t>(rows));
+  for (int64_t g = 0; g < G; ++g) {
+    for (int64_t i = 0; i < gl; ++i)  // the group's diagonal block of the Gram matrix
+      std::copy_n(gram.data() + (g * gl + i) * cols + g * gl, gl, ggg.data() + i * gl);
+    for (int64_t r = 0; r < rows; ++r) value_range(w.row(r) + g * gl, gl, 1, lo[size_t(r)], hi[size_t(r)]);
+    std::fill(best_err.begin(), best_err.end(), std::numeric_limits<double>::infinity());
+    for (int k = 0; k < steps; ++k) {
+      const float ratio = 1.0f - float(k) * (1.0f - opt.clip_min_ratio) / float(steps);
+#pragma omp parallel for schedule(static) if (rows * gl > 16384)
+      for (int64_t r = 0; r < rows; ++r) {
+        const GroupGrid grid = fit_group_grid(lo[size_t(r)], hi[size_t(r)], spec, ratio);
+        const float* wg = w.row(r) + g * gl;
+        for (int64_t c = 0; c < gl; ++c)
+          d[size_t(r * gl + c)] = double(wg[c]) - double(grid.dequantize(grid.quantize(wg[c], maxq)));
+      }
+      // Every row's error d^T G_gg d at once: (D G_gg) row-dotted with D.
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(gl), int(gl), 1.0, d.data(), int(gl),
+                  ggg.data(), int(gl), 0.0, dg.data(), int(gl));
+      for (int64_t r = 0; r < rows; ++r) {
         double err = 0;
-        for (int64_t i = 0; i < gl; ++i) {
-          const double* grow = gram.data() + (g * gl + i) * cols + g * gl;
-          double acc = 0;
-          for (int64_t j = 0; j < gl; ++j) acc += grow[j] * d[size_t(j)];
-          err += d[size_t(i)] * acc;
-        }
-        if (err < best_err) {
-          best_err = err;
+        for (int64_t c = 0; c < gl; ++c) err += d[size_t(r * gl + c)] * dg[size_t(r * gl + c)];
+        if (err < best_err[size_t(r)]) {
+          best_err[size_t(r)] = err;
           best[size_t(r * G + g)] = ratio;
         }
       }
