@@ -27,8 +27,8 @@ GateVerdict check_quality_gate(const QualityMetrics& m, const QualityThresholds&
 // try next. `dtype` (e.g. "Q4_K_M") picks the higher-bit presets suggested.
 std::string quality_gate_message(const std::string& model_label, const std::string& dtype, const GateVerdict& v);
 
-// The next presets up the ggml ladder from `dtype` (at most two), or empty
-// when dtype is not a known preset or is the top one.
+// The next k-quant presets (or Q8_0 / F16) above `dtype` in bits per weight,
+// at most two; empty when dtype is not a known preset or nothing is above it.
 std::vector<std::string> higher_bit_presets(const std::string& dtype);
 
 }  // namespace llmq

@@ -134,7 +134,7 @@ TEST(QualityGate, PassesWithinLimitsAndExplainsFailures) {
   EXPECT_NE(v.violations[1].find("0.080000"), std::string::npos);
   const std::string msg = quality_gate_message("m.gguf", "Q4_K_M", v);
   EXPECT_EQ(msg.rfind("Quality degradation exceeds threshold", 0), 0u);
-  EXPECT_NE(msg.find("Q5_0 or Q5_K_S instead of Q4_K_M"), std::string::npos);
+  EXPECT_NE(msg.find("Q5_K_S or Q5_K_M instead of Q4_K_M"), std::string::npos);
   EXPECT_NE(msg.find("llm-quantize analyze"), std::string::npos);
   EXPECT_NE(msg.find("output and token-embedding"), std::string::npos);
   EXPECT_NE(msg.find("dynamic"), std::string::npos);
@@ -143,6 +143,7 @@ TEST(QualityGate, PassesWithinLimitsAndExplainsFailures) {
 TEST(QualityGate, HigherBitPresets) {
   EXPECT_EQ(higher_bit_presets("q2_k"), (std::vector<std::string>{"Q3_K_S", "Q3_K_M"}));
   EXPECT_EQ(higher_bit_presets("Q8_0"), (std::vector<std::string>{"F16"}));
+  EXPECT_EQ(higher_bit_presets("Q4_0"), (std::vector<std::string>{"Q4_K_S", "Q4_K_M"}));
   EXPECT_TRUE(higher_bit_presets("F16").empty());
   EXPECT_TRUE(higher_bit_presets("bf16").empty());
 }
