@@ -3,8 +3,10 @@
 //   o          against v (per kv channel, shared by the query heads of a group),
 //   gate/up    against the MLP RMSNorm (MoE: every expert, the router kept exact),
 //   down       against up (per expert).
-// Each scale is chosen on a grid of alpha by the error of the layer's output
-// on the calibration windows, then an optional clipping search, then RTN.
+// Each scale is chosen on a grid of alpha: q/k/v and gate/up by the error of
+// the whole layer's output on the calibration windows, v->o and up->down by
+// the output error of o / down alone (from their input Gram matrix), as
+// AutoAWQ inspects those modules; then an optional clipping search, then RTN.
 #include <cmath>
 
 #include <fmt/format.h>
