@@ -29,6 +29,7 @@ struct AnalyzeArgs {
   std::string data;
   int64_t samples = 128, ctx = 512;
   uint64_t seed = 0;
+  bool sequential = false;
   bool super_weights = false;
   double super_weight_ratio = 10.0;
   std::string resume_dir;
@@ -115,7 +116,7 @@ void run(const AnalyzeArgs& a, const CommonOptions& opts) {
   const std::vector<int32_t> tokens = m.tokenizer->encode(text.text, false);
   std::optional<int32_t> bos;
   if (m.tokenizer->add_bos()) bos = m.tokenizer->bos_id();
-  const CalibrationWindows windows = select_windows(tokens, {a.samples, a.ctx, a.seed}, bos);
+  const CalibrationWindows windows = select_windows(tokens, {a.samples, a.ctx, a.seed, a.sequential}, bos);
   if (windows.windows.empty()) throw file_error(data.path, "calibration data tokenizes to nothing");
   if (windows.fewer_than_requested() || windows.windows_available == 0)
     warn(fmt::format("{} has {} tokens: {} window(s) of {} tokens, fewer than the {} asked for ({} tokens); using {}",
@@ -178,6 +179,7 @@ void run(const AnalyzeArgs& a, const CommonOptions& opts) {
                         {"samples_requested", a.samples},
                         {"ctx", a.ctx},
                         {"seed", a.seed},
+                        {"sequential", a.sequential},
                         {"tokens", r->tokens},
                         {"tokens_in_text", tokens.size()},
                         {"resumed_samples", r->resumed_windows},
@@ -224,6 +226,7 @@ void register_analyze(CLI::App& app) {
   cmd->add_option("--calibration-samples", a->samples, "Windows to run")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(1) << 30));
   cmd->add_option("-c,--ctx", a->ctx, "Tokens per window")->capture_default_str()->check(CLI::Range(int64_t(1), int64_t(1) << 20));
   cmd->add_option("--seed", a->seed, "Seed of the window selection")->capture_default_str();
+  cmd->add_flag("--sequential", a->sequential, "Use the first windows of the text instead of a seeded sample (as llama-imatrix does)");
   cmd->add_flag("--identify-super-weights", a->super_weights, "Find super weights from down_proj activation spikes");
   cmd->add_option("--super-weight-ratio", a->super_weight_ratio,
                   "A down_proj spikes when its peak |output| is this many times the median over layers")

@@ -180,7 +180,7 @@ CalibrationWindows select_windows(const std::vector<int32_t>& tokens, const Wind
     const int64_t take = std::min(opt.samples, r.windows_available);
     // Partial Fisher-Yates: the first `take` entries become a uniform sample.
     uint64_t state = opt.seed;
-    for (int64_t i = 0; i < take; ++i) {
+    for (int64_t i = 0; i < take && !opt.sequential; ++i) {
       const int64_t j = i + int64_t(splitmix64(state) % uint64_t(r.windows_available - i));
       std::swap(order[size_t(i)], order[size_t(j)]);
     }

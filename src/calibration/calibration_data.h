@@ -38,6 +38,9 @@ struct WindowOptions {
   int64_t samples = 128;
   int64_t ctx = 512;
   uint64_t seed = 0;
+  // Take the first `samples` windows instead of a seeded sample, as
+  // llama-imatrix does (for comparing the two on the same tokens).
+  bool sequential = false;
 };
 
 struct CalibrationWindows {

@@ -93,6 +93,13 @@ TEST(CalibrationWindows, DeterministicNonOverlappingWindowsFromSeed) {
   EXPECT_EQ(a.tokens(), 5 * 64);
 }
 
+TEST(CalibrationWindows, SequentialTakesTheFirstWindows) {
+  WindowOptions o{3, 100, 42};
+  o.sequential = true;
+  CalibrationWindows w = select_windows(iota_tokens(1000), o);
+  EXPECT_EQ(w.starts, (std::vector<int64_t>{0, 100, 200}));
+}
+
 TEST(CalibrationWindows, ShortTextGivesAllWindowsAndSaysSo) {
   const auto tokens = iota_tokens(300);
   CalibrationWindows w = select_windows(tokens, {10, 64, 0});

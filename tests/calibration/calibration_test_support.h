@@ -21,10 +21,12 @@ inline const LoadedModel& cached_model(const std::string& name) {
 
 // `n` windows of `ctx` tokens from the shared calibration text.
 inline CalibrationWindows calibration_windows(const LoadedModel& m, int64_t n, int64_t ctx, uint64_t seed = 1) {
-  const CalibrationText text = read_calibration_text(data_file("calibration.txt"));
-  // A slice of the text is plenty for a few short windows and keeps tokenizing fast.
-  const std::string slice = text.text.substr(0, size_t(std::min<int64_t>(int64_t(text.text.size()), 200000)));
-  return select_windows(m.tokenizer->encode(slice, false), {n, ctx, seed});
+  // A slice of the text is plenty for a few short windows and keeps tokenizing fast;
+  // tokens are cached per tokenizer.
+  static std::map<const Tokenizer*, std::vector<int32_t>> tokens;
+  auto& t = tokens[m.tokenizer.get()];
+  if (t.empty()) t = m.tokenizer->encode(read_calibration_text(data_file("calibration.txt")).text.substr(0, 60000), false);
+  return select_windows(t, {n, ctx, seed});
 }
 
 }  // namespace llmq::test

@@ -22,7 +22,7 @@ double ppl(const std::shared_ptr<ModelWeights>& w, const std::vector<int32_t>& t
   Transformer model(w);
   PerplexityOptions o;
   o.ctx = 64;
-  o.chunks = 6;
+  o.chunks = 4;
   return perplexity(model, tokens, o).ppl;
 }
 
@@ -82,14 +82,13 @@ TEST(SuperWeights, PlantedSuperWeightIsFoundAndMatters) {
   const double delta_super = std::fabs(zeroed(kRow, col) - ppl_planted);
   double delta_random = 0;
   uint64_t state = 12345;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 3; ++i) {
     state = state * 6364136223846793005ull + 1442695040888963407ull;
     const int64_t rr = int64_t((state >> 33) % uint64_t(down.rows()));
     const int64_t cc = int64_t((state >> 13) % uint64_t(down.cols()));
     if (rr == kRow && cc == col) continue;
     delta_random = std::max(delta_random, std::fabs(zeroed(rr, cc) - ppl_planted));
   }
-  std::printf("ppl %.3f, |dppl| zeroing super weight %.3f, random weights max %.5f\n", ppl_planted, delta_super, delta_random);
   EXPECT_GT(delta_super, 20.0 * delta_random + 0.5)
       << "ppl " << ppl_planted << ", zeroing the super weight moves it by " << delta_super
       << ", a random weight by at most " << delta_random;
