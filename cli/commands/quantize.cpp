@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "../cli_common.h"
+#include "calibration/imatrix_file.h"
 #include "export/gguf/gguf_exporter.h"
 #include "io/gguf/gguf_tensor_info.h"
 #include "quant/formats/ggml/ggml_quants.h"
@@ -121,8 +122,11 @@ void register_quantize(CLI::App& app) {
     eo.dry_run = a->dry_run;
     eo.model_name = a->name;
     eo.output = a->output.empty() ? default_gguf_output_path(a->model, eo.quant.preset) : a->output;
-    if (!a->imatrix.empty())
-      throw Error("--imatrix: reading importance matrix files is not available in this build yet");
+    if (!a->imatrix.empty()) {
+      // llama.cpp's imatrix file (GGUF or legacy .dat), keyed by GGUF tensor name.
+      auto imatrix = std::make_shared<ImatrixFile>(a->imatrix);
+      eo.importance = [imatrix](const std::string& name, int expert) { return imatrix->importance(name, expert); };
+    }
     // One step per tensor; the count is known once the plan is made.
     std::unique_ptr<Progress> per_tensor;
     GgufExportResult r = export_gguf(a->model, eo, [&](size_t, size_t total, const GgufTensorResult& t) {

@@ -64,10 +64,12 @@ void encode_tensor(const GgufTensorSpec& spec, GgmlType type, bool quantizable, 
   for (int64_t e = 0; e < spec.n_experts(); ++e) {
     const float* imatrix = nullptr;
     if (importance && quantizable && ggml::block_size(type) > 1) {
-      if (const std::vector<float>* v = importance(spec.name, spec.is_stacked() ? int(e) : -1)) {
-        if (int64_t(v->size()) != cols)
-          fail("importance matrix for {} has {} values per expert, the tensor has {} columns", spec.name, v->size(),
-               cols);
+      const std::vector<float>* v = importance(spec.name, spec.is_stacked() ? int(e) : -1);
+      // As llama-quantize: a token_embd entry of the wrong size is ignored, any other is an error.
+      if (v && int64_t(v->size()) != cols && spec.role != TensorRole::TokenEmbedding)
+        fail("importance matrix for {} has {} values per matrix, the tensor has {} columns", spec.name, v->size(),
+             cols);
+      if (v && int64_t(v->size()) == cols) {
         imatrix = v->data();
         used_importance = true;
       }
