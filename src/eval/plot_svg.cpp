@@ -96,6 +96,8 @@ static void render_panel(std::string& svg, const PlotPanel& p, int y0, int width
       ymin = std::min(ymin, q.y), ymax = std::max(ymax, q.y);
     }
   }
+  if (p.x_min) xmin = pts.empty() ? *p.x_min : std::min(xmin, *p.x_min);
+  if (p.x_max) xmax = pts.empty() ? *p.x_max : std::max(xmax, *p.x_max);
   if (p.reference_y && (!p.log_y || *p.reference_y > 0)) {
     ymin = std::min(ymin, *p.reference_y);
     ymax = std::max(ymax, *p.reference_y);
@@ -137,14 +139,21 @@ static void render_panel(std::string& svg, const PlotPanel& p, int y0, int width
                      "transform=\"rotate(-90 {0:.1f} {1:.1f})\">{2}</text>\n",
                      px0 - 62, (py0 + py1) / 2, xml_escape(p.y_title + (p.log_y ? " (log scale)" : "")));
 
+  struct Box {
+    double x0, x1, y;
+  };
+  std::vector<Box> placed;  // labels drawn so far, to move a new one below its point if it would collide
   if (p.reference_y && (!p.log_y || *p.reference_y > 0)) {
+    // At the left end: small models sit far above the base line there, so the label is rarely covered.
     const double y = sy(*p.reference_y);
     svg += fmt::format("<line class=\"reference\" x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" "
                        "stroke=\"#888\" stroke-dasharray=\"6 4\"/>\n",
                        px0, y, px1, y);
-    if (!p.reference_label.empty())
-      svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"11\" fill=\"#666\" text-anchor=\"end\">{}</text>\n",
-                         px1 - 4, y - 4, xml_escape(p.reference_label));
+    if (!p.reference_label.empty()) {
+      svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"11\" fill=\"#666\">{}</text>\n", px0 + 4,
+                         y - 4, xml_escape(p.reference_label));
+      placed.push_back({px0 + 4, px0 + 4 + 6.5 * double(p.reference_label.size()), y - 4});
+    }
   }
   if (pts.size() > 1) {
     std::string path;
@@ -157,9 +166,15 @@ static void render_panel(std::string& svg, const PlotPanel& p, int y0, int width
                        "<title>{}: x={:g}, y={:g}</title></circle>\n",
                        x, y, xml_escape(q.label), q.x, q.y);
     // Labels go left of points near the right edge so they stay inside.
-    const bool left = x > px1 - 120;
+    const double w = 6.5 * double(q.label.size());  // about 11px sans-serif
+    const bool left = x + 7 + w > px1;
+    const double x0 = left ? x - 7 - w : x + 7, x1 = left ? x - 7 : x + 7 + w;
+    double ly = y - 7;
+    for (const Box& b : placed)
+      if (x0 < b.x1 && b.x0 < x1 && std::abs(b.y - ly) < 13) ly = y + 17;
+    placed.push_back({x0, x1, ly});
     svg += fmt::format("<text class=\"label\" x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"11\" text-anchor=\"{}\">{}</text>\n",
-                       left ? x - 7 : x + 7, y - 7, left ? "end" : "start", xml_escape(q.label));
+                       left ? x - 7 : x + 7, ly, left ? "end" : "start", xml_escape(q.label));
   }
   svg += "</g>\n";
 }

@@ -19,6 +19,7 @@ struct PlotPanel {
   std::vector<PlotPoint> points;
   std::optional<double> reference_y;  // dashed horizontal line, e.g. the base model's perplexity
   std::string reference_label;
+  std::optional<double> x_min, x_max;  // x range to cover besides the points (panels sharing an x axis)
 };
 
 struct AxisTicks {

@@ -184,12 +184,19 @@ nlohmann::json rows_to_json(const std::vector<QualityRow>& rows) {
 
 std::string quality_plot_svg(const std::vector<QualityRow>& rows, PlotMetric metric, const std::string& title) {
   std::vector<PlotPanel> panels;
+  double x_min = 0, x_max = 0;  // both panels share the bits-per-weight axis
+  for (size_t i = 0; i < rows.size(); ++i) {
+    x_min = i ? std::min(x_min, rows[i].bpw()) : rows[i].bpw();
+    x_max = i ? std::max(x_max, rows[i].bpw()) : rows[i].bpw();
+  }
   if (metric != PlotMetric::Perplexity) {
     PlotPanel p;
     p.title = "Mean KL divergence from the base vs size";
     p.x_title = "bits per weight";
     p.y_title = "mean KLD (nats)";
     p.log_y = true;
+    p.x_min = x_min;
+    p.x_max = x_max;
     for (const QualityRow& r : rows)
       if (!r.is_base) p.points.push_back({r.bpw(), r.metrics.kld_mean, r.label});
     panels.push_back(std::move(p));
@@ -199,6 +206,8 @@ std::string quality_plot_svg(const std::vector<QualityRow>& rows, PlotMetric met
     p.title = "Perplexity vs size";
     p.x_title = "bits per weight";
     p.y_title = "perplexity";
+    p.x_min = x_min;
+    p.x_max = x_max;
     for (const QualityRow& r : rows) {
       p.points.push_back({r.bpw(), r.metrics.ppl, r.label});
       if (r.is_base) {
