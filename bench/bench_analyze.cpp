@@ -3,9 +3,10 @@
 // collector, and with Gram matrices, so each collector's overhead is the
 // difference of numbers measured in one run.
 //
-//   build/bench_analyze [--benchmark_filter=...]
+//   [LLMQ_THREADS=n] build/bench_analyze [--benchmark_filter=...]
 // Compare with llama.cpp on the same text:
 //   llama-imatrix -m small-llama-f32.gguf -f calibration.txt -c 512 --chunks 8 --no-ppl
+#include <cstdlib>
 #include <memory>
 
 #include <benchmark/benchmark.h>
@@ -30,7 +31,8 @@ struct Fixture {
   std::unique_ptr<Transformer> model;
   CalibrationWindows windows;
   Fixture() : m(load_model(std::string(LLMQ_SHARED_DIR) + "/models/small-llama")) {
-    ops::set_num_threads(0);
+    const char* threads = std::getenv("LLMQ_THREADS");  // default: all cores
+    ops::set_num_threads(threads ? std::atoi(threads) : 0);
     model = std::make_unique<Transformer>(m.weights);
     const CalibrationText text = read_calibration_text(std::string(LLMQ_SHARED_DIR) + "/data/calibration.txt");
     windows = select_windows(m.tokenizer->encode(text.text.substr(0, 200000), false), {kWindows, kCtx, 0});

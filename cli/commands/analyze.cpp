@@ -124,7 +124,9 @@ void run(const AnalyzeArgs& a, const CommonOptions& opts) {
                      windows.windows_available == 0 ? "one shorter window" : "all of them"));
 
   const std::string ckpt_dir = a.resume_dir.empty() ? output + ".checkpoint" : a.resume_dir;
-  fs::create_directories(ckpt_dir);
+  std::error_code ec;
+  fs::create_directories(ckpt_dir, ec);
+  if (ec) throw file_error(ckpt_dir, "cannot create the checkpoint folder: " + ec.message() + " (choose another -o or --resume)");
   const std::string ckpt = (fs::path(ckpt_dir) / "analyze.ckpt.gguf").string();
 
   AnalysisOptions ao;
@@ -166,7 +168,6 @@ void run(const AnalyzeArgs& a, const CommonOptions& opts) {
   }
 
   // Outputs are safe: the checkpoint has done its job.
-  std::error_code ec;
   fs::remove(ckpt, ec);
   if (fs::is_empty(ckpt_dir, ec)) fs::remove(ckpt_dir, ec);
 
