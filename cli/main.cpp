@@ -6,10 +6,13 @@
 
 #include "cli_common.h"
 #include "export/gguf/gguf_model_loader.h"
+#include "export/hf/loaders/hf_quant_loader.h"
 #include "util/error.h"
 
 int main(int argc, char** argv) {
   using namespace llmq::cli;
+  // OpenMP threads that spin while idle starve OpenBLAS's threads on small machines.
+  setenv("OMP_WAIT_POLICY", "passive", 0);
   CLI::App app{"llm-quantize: post-training quantization of large language models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "llm-quantize 0.1.0");
@@ -18,6 +21,7 @@ int main(int argc, char** argv) {
   register_quality(app);
   register_quantize(app);
   llmq::register_gguf_model_loader();  // load_model() opens .gguf files
+  llmq::register_hf_quant_loaders();   // ... and GPTQ/AWQ/compressed-tensors/MLX directories
   register_analyze(app);
 
   bool json = false;

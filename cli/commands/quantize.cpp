@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "../cli_common.h"
+#include "quantize_hf.h"
 #include "calibration/imatrix_file.h"
 #include "export/gguf/gguf_exporter.h"
 #include "io/gguf/gguf_tensor_info.h"
@@ -95,12 +96,15 @@ void print_text(const GgufExportResult& r) {
 }  // namespace
 
 void register_quantize(CLI::App& app) {
-  auto* cmd = app.add_subcommand("quantize", "Quantize a Hugging Face model into a file for another runtime (gguf)");
+  auto* cmd = app.add_subcommand(
+      "quantize", "Quantize a Hugging Face model: gguf (llama.cpp) or gptq|awq|rtn (GPTQ/AWQ/compressed-tensors/MLX checkpoints)");
   auto a = std::make_shared<QuantizeArgs>();
   auto opts = std::make_shared<CommonOptions>();
   cmd->add_option("model", a->model, "Hugging Face model directory")->required();
-  cmd->add_option("format", a->format, "Output format")->required()->check(CLI::IsMember({"gguf"}));
-  cmd->add_option("-q,--type", a->type, "Preset: " + preset_names())->required();
+  cmd->add_option("format", a->format, "Output format")->required()->check(CLI::IsMember({"gguf", "gptq", "awq", "rtn"}));
+  cmd->add_option("-q,--type", a->type, "GGUF preset (required for gguf): " + preset_names());
+  auto hf = std::make_shared<QuantizeHfArgs>();
+  add_hf_quantize_options(cmd, *hf);
   cmd->add_option("-o,--output", a->output, "Output file (default: <model dir>-<TYPE>.gguf beside the model)");
   cmd->add_option("--output-tensor-type", a->output_tensor_type, "ggml type of output.weight");
   cmd->add_option("--token-embedding-type", a->token_embedding_type, "ggml type of token_embd.weight");
@@ -117,6 +121,14 @@ void register_quantize(CLI::App& app) {
   cmd->add_flag("--quiet", opts->quiet, "No progress output");
   cmd->callback([=] {
     apply_common_options(*opts);
+    if (a->format != "gguf") {  // integer group-wise methods written as HF-style checkpoints
+      hf->model = a->model;
+      hf->method = a->format;
+      hf->output = a->output;
+      run_quantize_hf(*hf, *opts);
+      return;
+    }
+    if (a->type.empty()) throw CLI::RequiredError("-q,--type (the GGUF preset)");
     GgufExportOptions eo;
     eo.quant = quant_options(*a);
     eo.dry_run = a->dry_run;

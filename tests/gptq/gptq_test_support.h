@@ -7,7 +7,7 @@
 #include "calibration/calibration_data.h"
 #include "common/fixtures.h"
 #include "eval/perplexity.h"
-#include "io/hf_quant_model/hf_quant_loader.h"
+#include "export/hf/loaders/hf_quant_loader.h"
 #include "model/model_loader.h"
 #include "tokenizer/tokenizer.h"
 

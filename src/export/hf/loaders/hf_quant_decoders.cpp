@@ -1,4 +1,4 @@
-#include "io/hf_quant_model/hf_quant_decoders.h"
+#include "export/hf/loaders/hf_quant_decoders.h"
 
 #include <cstring>
 

@@ -1,4 +1,4 @@
-#include "io/hf_quant_model/hf_quant_loader.h"
+#include "export/hf/loaders/hf_quant_loader.h"
 
 #include <filesystem>
 #include <mutex>
@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "io/hf_checkpoint.h"
-#include "io/hf_quant_model/hf_quant_decoders.h"
+#include "export/hf/loaders/hf_quant_decoders.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
