@@ -5,19 +5,13 @@
 #include <string>
 
 #include "calibration/calibration_data.h"
+#include "common/cached_model.h"
 #include "common/fixtures.h"
 #include "model/model_loader.h"
 #include "tokenizer/tokenizer.h"
 
 namespace llmq::test {
 
-// Loaded once per test program; tests that modify weights copy them first.
-inline const LoadedModel& cached_model(const std::string& name) {
-  static std::map<std::string, std::unique_ptr<LoadedModel>> cache;
-  auto& m = cache[name];
-  if (!m) m = std::make_unique<LoadedModel>(load_model(model_dir(name)));
-  return *m;
-}
 
 // `n` windows of `ctx` tokens from the shared calibration text.
 inline CalibrationWindows calibration_windows(const LoadedModel& m, int64_t n, int64_t ctx, uint64_t seed = 1) {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "calibration/calibration_data.h"
+#include "common/cached_model.h"
 #include "common/fixtures.h"
 #include "eval/perplexity.h"
 #include "export/hf/loaders/hf_quant_loader.h"
@@ -13,12 +14,6 @@
 
 namespace llmq::test {
 
-inline const LoadedModel& cached_model(const std::string& name) {
-  static std::map<std::string, std::unique_ptr<LoadedModel>> cache;
-  auto& m = cache[name];
-  if (!m) m = std::make_unique<LoadedModel>(load_model(model_dir(name)));
-  return *m;
-}
 
 // `n` windows of `ctx` tokens from the shared calibration text.
 inline std::vector<std::vector<int32_t>> calib_windows(const LoadedModel& m, int64_t n, int64_t ctx) {
