@@ -56,4 +56,32 @@ void dequantize_row_q5_K(const void* x, float* y, int64_t n);
 void dequantize_row_q6_K(const void* x, float* y, int64_t n);
 void dequantize_row_q8_K(const void* x, float* y, int64_t n);
 
+// ternary: 256-value blocks of -d, 0, +d
+void quantize_row_tq1_0(const float* x, void* y, int64_t n, const float* imatrix);
+void quantize_row_tq2_0(const float* x, void* y, int64_t n, const float* imatrix);
+void dequantize_row_tq1_0(const void* x, float* y, int64_t n);
+void dequantize_row_tq2_0(const void* x, float* y, int64_t n);
+
+// i-quants: non-linear 4-bit levels (IQ4_NL: 32-value blocks, IQ4_XS: 256)
+void quantize_row_iq4_nl(const float* x, void* y, int64_t n, const float* imatrix);
+void quantize_row_iq4_xs(const float* x, void* y, int64_t n, const float* imatrix);
+void dequantize_row_iq4_nl(const void* x, float* y, int64_t n);
+void dequantize_row_iq4_xs(const void* x, float* y, int64_t n);
+
+// i-quants on lattice grids (256-value super-blocks)
+void quantize_row_iq1_s(const float* x, void* y, int64_t n, const float* imatrix);
+void quantize_row_iq1_m(const float* x, void* y, int64_t n, const float* imatrix);
+void quantize_row_iq2_xxs(const float* x, void* y, int64_t n, const float* imatrix);
+void quantize_row_iq2_xs(const float* x, void* y, int64_t n, const float* imatrix);
+void quantize_row_iq2_s(const float* x, void* y, int64_t n, const float* imatrix);
+void quantize_row_iq3_xxs(const float* x, void* y, int64_t n, const float* imatrix);
+void quantize_row_iq3_s(const float* x, void* y, int64_t n, const float* imatrix);
+void dequantize_row_iq1_s(const void* x, float* y, int64_t n);
+void dequantize_row_iq1_m(const void* x, float* y, int64_t n);
+void dequantize_row_iq2_xxs(const void* x, float* y, int64_t n);
+void dequantize_row_iq2_xs(const void* x, float* y, int64_t n);
+void dequantize_row_iq2_s(const void* x, float* y, int64_t n);
+void dequantize_row_iq3_xxs(const void* x, float* y, int64_t n);
+void dequantize_row_iq3_s(const void* x, float* y, int64_t n);
+
 }  // namespace llmq::ggml

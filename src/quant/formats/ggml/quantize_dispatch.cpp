@@ -33,6 +33,17 @@ const RowCodec* codec_for(GgmlType type) {
   static constexpr RowCodec q5_k{quantize_row_q5_K, dequantize_row_q5_K};
   static constexpr RowCodec q6_k{quantize_row_q6_K, dequantize_row_q6_K};
   static constexpr RowCodec q8_k{quantize_row_q8_K, dequantize_row_q8_K};
+  static constexpr RowCodec tq1_0{quantize_row_tq1_0, dequantize_row_tq1_0};
+  static constexpr RowCodec tq2_0{quantize_row_tq2_0, dequantize_row_tq2_0};
+  static constexpr RowCodec iq4_nl{quantize_row_iq4_nl, dequantize_row_iq4_nl};
+  static constexpr RowCodec iq4_xs{quantize_row_iq4_xs, dequantize_row_iq4_xs};
+  static constexpr RowCodec iq1_s{quantize_row_iq1_s, dequantize_row_iq1_s};
+  static constexpr RowCodec iq1_m{quantize_row_iq1_m, dequantize_row_iq1_m};
+  static constexpr RowCodec iq2_xxs{quantize_row_iq2_xxs, dequantize_row_iq2_xxs};
+  static constexpr RowCodec iq2_xs{quantize_row_iq2_xs, dequantize_row_iq2_xs};
+  static constexpr RowCodec iq2_s{quantize_row_iq2_s, dequantize_row_iq2_s};
+  static constexpr RowCodec iq3_xxs{quantize_row_iq3_xxs, dequantize_row_iq3_xxs};
+  static constexpr RowCodec iq3_s{quantize_row_iq3_s, dequantize_row_iq3_s};
   switch (type) {
     case GgmlType::F32: return &f32;
     case GgmlType::F16: return &f16;
@@ -48,6 +59,17 @@ const RowCodec* codec_for(GgmlType type) {
     case GgmlType::Q5_K: return &q5_k;
     case GgmlType::Q6_K: return &q6_k;
     case GgmlType::Q8_K: return &q8_k;
+    case GgmlType::TQ1_0: return &tq1_0;
+    case GgmlType::TQ2_0: return &tq2_0;
+    case GgmlType::IQ4_NL: return &iq4_nl;
+    case GgmlType::IQ4_XS: return &iq4_xs;
+    case GgmlType::IQ1_S: return &iq1_s;
+    case GgmlType::IQ1_M: return &iq1_m;
+    case GgmlType::IQ2_XXS: return &iq2_xxs;
+    case GgmlType::IQ2_XS: return &iq2_xs;
+    case GgmlType::IQ2_S: return &iq2_s;
+    case GgmlType::IQ3_XXS: return &iq3_xxs;
+    case GgmlType::IQ3_S: return &iq3_s;
     default: return nullptr;
   }
 }
