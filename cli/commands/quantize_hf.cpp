@@ -3,7 +3,9 @@
 // options join the shared `quantize` subcommand.
 #include "quantize_hf.h"
 
+#include <cctype>
 #include <cstdio>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -41,9 +43,34 @@ void add_hf_quantize_options(CLI::App* cmd, QuantizeHfArgs& a) {
   cmd->add_flag("--no-clip", a.no_clip, "AWQ: skip the clipping search")->group(g);
   cmd->add_option("--min-expert-tokens", a.min_expert_tokens, "MoE: experts routed fewer calibration tokens get RTN")
       ->check(CLI::NonNegativeNumber)->capture_default_str()->group(g);
+  cmd->add_option("--ignore", a.ignore,
+                  "Keep linears whose weight name matches this regex in floating point (repeatable; for vLLM ignore "
+                  "q/k/v or gate/up together, it fuses them)")
+      ->group(g);
+  cmd->add_option("--max-shard-size", a.max_shard_size, "Split the weights into shards of at most this size (e.g. 5GB, 500MB)")
+      ->capture_default_str()->group(g);
 }
 
 namespace {
+
+// "5GB", "500MB", "64KiB" or a byte count; decimal units as transformers' max_shard_size.
+uint64_t parse_size(const std::string& text) {
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    fail("--max-shard-size: '{}' is not a size (e.g. 5GB, 500MB)", text);
+  }
+  std::string unit = text.substr(used);
+  for (char& c : unit) c = char(std::toupper(static_cast<unsigned char>(c)));
+  const std::map<std::string, double> units = {{"", 1},          {"B", 1},           {"KB", 1e3},      {"MB", 1e6},
+                                               {"GB", 1e9},      {"TB", 1e12},       {"KIB", 1024.0},  {"MIB", 1048576.0},
+                                               {"GIB", 1073741824.0}};
+  auto it = units.find(unit);
+  if (it == units.end() || !(v > 0)) fail("--max-shard-size: '{}' is not a size (e.g. 5GB, 500MB)", text);
+  return uint64_t(v * it->second);
+}
 
 HfQuantizeJob make_job(const QuantizeHfArgs& a) {
   HfQuantizeJob j;
@@ -64,6 +91,8 @@ HfQuantizeJob make_job(const QuantizeHfArgs& a) {
   j.quant.awq.grid = a.awq_grid;
   j.quant.awq.clip = !a.no_clip;
   j.quant.min_expert_tokens = a.min_expert_tokens;
+  j.quant.ignore = a.ignore;
+  j.max_shard_bytes = parse_size(a.max_shard_size);
   if (j.quant.method != IntQuantMethod::Gptq && (a.desc_act || a.static_groups))
     fail("--desc-act / --static-groups apply to gptq only");
   j.calibration_path = a.calibration;
@@ -97,6 +126,8 @@ void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
                 {"calibration_windows", r.calibration_windows},
                 {"calibration_tokens", r.calibration_tokens},
                 {"seconds", r.seconds},
+                {"files", r.files},
+                {"ignored", r.ignored},
                 {"rtn_fallbacks", r.rtn_fallbacks},
                 {"warnings", r.warnings},
                 {"report", r.report}});
@@ -105,6 +136,8 @@ void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
   for (const std::string& w : r.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   if (!r.rtn_fallbacks.empty())
     std::fprintf(stderr, "note: %zu linears fell back to RTN (first: %s)\n", r.rtn_fallbacks.size(), r.rtn_fallbacks[0].c_str());
+  if (!r.ignored.empty()) std::fprintf(stderr, "note: %zu linears kept in floating point (--ignore)\n", r.ignored.size());
+  if (r.files.size() > 1) std::fprintf(stderr, "note: weights split into %zu shards\n", r.files.size());
   fmt::print("wrote {} ({} {}-bit {}, {} layout): {} quantized linears, {:.2f} MiB (from {:.2f} MiB), {:.1f} s\n",
              r.output_dir, a.method, a.bits, a.group_size < 0 ? std::string("per-channel") : fmt::format("g{}", a.group_size),
              hf_quant_format_name(job.format), r.quantized_linears, double(r.bytes) / 1048576.0,

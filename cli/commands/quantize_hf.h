@@ -7,6 +7,7 @@
 // FORMAT in {gptq, awq, rtn} to run_quantize_hf().
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -31,6 +32,8 @@ struct QuantizeHfArgs {
   int awq_grid = 20;
   bool no_clip = false;
   int64_t min_expert_tokens = 32;
+  std::vector<std::string> ignore;  // regexes of linear weight names kept in floating point
+  std::string max_shard_size = "5GB";
 };
 
 // The method-specific options (no positionals, no -o, no --format/--threads/--quiet).

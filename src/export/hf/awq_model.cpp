@@ -3,11 +3,19 @@
 //   o          against v (per kv channel, shared by the query heads of a group),
 //   gate/up    against the MLP RMSNorm (MoE: every expert, the router kept exact),
 //   down       against up (per expert).
-// Each scale is chosen on a grid of alpha: q/k/v and gate/up by the error of
-// the whole layer's output on the calibration windows, v->o and up->down by
-// the output error of o / down alone (from their input Gram matrix), as
-// AutoAWQ inspects those modules; then an optional clipping search, then RTN.
+// One pass over the calibration windows per layer collects mean |x| and the
+// Gram matrix X^T X of every linear input. Each scale's alpha is then chosen
+// by the output error of the linears it multiplies (q/k/v together, gate/up
+// together, o alone, down alone), evaluated from those Gram matrices, so a
+// grid point costs out * in^2 and never reruns the model. AutoAWQ inspects
+// the attention / MLP module output for q/k/v and gate/up; the linears'
+// own outputs are what those modules are built from, and the search is
+// hundreds of times cheaper. The Gram matrices are then rescaled by the
+// chosen s (the folded inputs are x / s), the clipping search runs on them,
+// and every linear is rounded to nearest on its scaled weights.
 #include <cmath>
+#include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -16,8 +24,6 @@
 #include "export/hf/layer_linears.h"
 #include "export/hf/model_quantizer.h"
 #include "quant/methods/rtn.h"
-
-#include <cblas.h>
 
 namespace llmq {
 
@@ -72,9 +78,7 @@ struct ScaleGroup {
   Tensor* prev_bias = nullptr;     // and its bias
   std::vector<int64_t> tie = {};   // input channel of `linears` -> index into s (identity when empty)
   std::vector<float> x_mean = {};  // per index into s
-  // Set for groups whose loss is the output error of their single linear (v->o, up->down, as
-  // AutoAWQ inspects o_proj / down_proj alone): the Gram matrix of that linear's input.
-  const GramStats* local_gram = nullptr;
+  std::vector<LinearKey> inputs = {};  // calibration key of each of `linears` (its Gram matrix)
 };
 
 int64_t scale_index(const ScaleGroup& g, int64_t c) { return g.tie.empty() ? c : g.tie[size_t(c)]; }
@@ -87,8 +91,8 @@ void scale_columns(Tensor& w, const ScaleGroup& g, const std::vector<float>& s) 
   }
 }
 
-// Folds s into the group's weights (fake-quantizing the scaled linears when asked).
-void apply_scales(const ScaleGroup& g, const std::vector<float>& s, const IntQuantSpec* fake_quant) {
+// Folds s into the group's weights: columns of the linears times s, the producer of their input divided by s.
+void apply_scales(const ScaleGroup& g, const std::vector<float>& s) {
   if (g.prev_norm)
     for (size_t i = 0; i < s.size(); ++i) g.prev_norm->data[i] /= s[i];
   if (g.prev_rows) {
@@ -98,19 +102,8 @@ void apply_scales(const ScaleGroup& g, const std::vector<float>& s, const IntQua
   }
   if (g.prev_bias && !g.prev_bias->empty())
     for (size_t i = 0; i < s.size(); ++i) g.prev_bias->data[i] /= s[i];
-  for (Tensor* w : g.linears) {
-    scale_columns(*w, g, s);
-    if (fake_quant) fake_quantize_rtn(*w, *fake_quant);
-  }
+  for (Tensor* w : g.linears) scale_columns(*w, g, s);
   for (Tensor* w : g.exact) scale_columns(*w, g, s);
-}
-
-std::vector<Tensor*> touched(const ScaleGroup& g) {
-  std::vector<Tensor*> t(g.linears);
-  t.insert(t.end(), g.exact.begin(), g.exact.end());
-  for (Tensor* p : {g.prev_norm, g.prev_rows, g.prev_bias})
-    if (p && !p->empty()) t.push_back(p);
-  return t;
 }
 
 std::vector<float> mean_of(const AbsMeanCollector::Acc& a) {
@@ -121,18 +114,20 @@ std::vector<float> mean_of(const AbsMeanCollector::Acc& a) {
 
 // The scale groups of layer l, with their activation statistics; groups without any
 // calibration tokens (an expert never routed to) are left out.
-std::vector<ScaleGroup> scale_groups(ModelWeights& w, int l, const AbsMeanCollector& stats, const GramCollector& grams) {
+std::vector<ScaleGroup> scale_groups(ModelWeights& w, int l, const AbsMeanCollector& stats) {
   const ModelConfig& c = w.cfg;
   LayerWeights& L = w.layers[size_t(l)];
   std::vector<ScaleGroup> groups;
   const std::string p = fmt::format("L{}.", l);
+  const LinearKey qkv{l, LinearSlot::QKV, -1}, o{l, LinearSlot::O, -1};
 
-  if (const auto* a = stats.find({l, LinearSlot::QKV, -1})) {
+  if (const auto* a = stats.find(qkv)) {
     ScaleGroup g{p + "qkv", {&L.wq, &L.wk, &L.wv}, {}, &L.attn_norm};
     g.x_mean = mean_of(*a);
+    g.inputs = {qkv, qkv, qkv};
     groups.push_back(std::move(g));
   }
-  if (const auto* a = stats.find({l, LinearSlot::O, -1})) {
+  if (const auto* a = stats.find(o)) {
     // o's input channel (head h, dim d) reads v's output channel (h / group, d).
     ScaleGroup g{p + "v_o", {&L.wo}, {}, nullptr, &L.wv, &L.bv};
     const int64_t group = c.n_heads / c.n_kv_heads, hd = c.head_dim;
@@ -143,19 +138,21 @@ std::vector<ScaleGroup> scale_groups(ModelWeights& w, int l, const AbsMeanCollec
     for (int64_t ch = 0; ch < c.q_dim(); ++ch) sum[size_t(g.tie[size_t(ch)])] += m[size_t(ch)];
     g.x_mean.resize(sum.size());
     for (size_t i = 0; i < sum.size(); ++i) g.x_mean[i] = float(sum[i] / double(group));
-    g.local_gram = grams.find({l, LinearSlot::O, -1});
+    g.inputs = {o};
     groups.push_back(std::move(g));
   }
   if (!c.layer_is_moe(l)) {
-    if (const auto* a = stats.find({l, LinearSlot::GateUp, -1})) {
+    const LinearKey gu{l, LinearSlot::GateUp, -1}, down{l, LinearSlot::Down, -1};
+    if (const auto* a = stats.find(gu)) {
       ScaleGroup g{p + "gate_up", {&L.gate, &L.up}, {}, &L.ffn_norm};
       g.x_mean = mean_of(*a);
+      g.inputs = {gu, gu};
       groups.push_back(std::move(g));
     }
-    if (const auto* a = stats.find({l, LinearSlot::Down, -1})) {
+    if (const auto* a = stats.find(down)) {
       ScaleGroup g{p + "up_down", {&L.down}, {}, nullptr, &L.up};
       g.x_mean = mean_of(*a);
-      g.local_gram = grams.find({l, LinearSlot::Down, -1});
+      g.inputs = {down};
       groups.push_back(std::move(g));
     }
     return groups;
@@ -165,9 +162,11 @@ std::vector<ScaleGroup> scale_groups(ModelWeights& w, int l, const AbsMeanCollec
   ScaleGroup gu{p + "experts.gate_up", {}, {&L.router}, &L.ffn_norm};
   AbsMeanCollector::Acc pooled;
   for (int e = 0; e < int(L.experts.size()); ++e) {
+    const LinearKey key{l, LinearSlot::GateUp, e};
     gu.linears.push_back(&L.experts[size_t(e)].gate);
     gu.linears.push_back(&L.experts[size_t(e)].up);
-    if (const auto* a = stats.find({l, LinearSlot::GateUp, e})) {
+    gu.inputs.insert(gu.inputs.end(), {key, key});
+    if (const auto* a = stats.find(key)) {
       if (pooled.sum.empty()) pooled.sum.assign(a->sum.size(), 0.0);
       for (size_t i = 0; i < a->sum.size(); ++i) pooled.sum[i] += a->sum[i];
       pooled.tokens += a->tokens;
@@ -177,37 +176,82 @@ std::vector<ScaleGroup> scale_groups(ModelWeights& w, int l, const AbsMeanCollec
     gu.x_mean = mean_of(pooled);
     groups.push_back(std::move(gu));
   }
-  for (int e = 0; e < int(L.experts.size()); ++e)
-    if (const auto* a = stats.find({l, LinearSlot::Down, e})) {
+  for (int e = 0; e < int(L.experts.size()); ++e) {
+    const LinearKey key{l, LinearSlot::Down, e};
+    if (const auto* a = stats.find(key)) {
       ScaleGroup g{fmt::format("{}experts.{}.up_down", p, e), {&L.experts[size_t(e)].down}, {}, nullptr,
                    &L.experts[size_t(e)].up};
       g.x_mean = mean_of(*a);
-      g.local_gram = grams.find({l, LinearSlot::Down, e});
+      g.inputs = {key};
       groups.push_back(std::move(g));
     }
+  }
   return groups;
 }
 
-// Mean over tokens of ||(W - W_q) x||^2 for the group's single linear, where
-// W_q = Q(W diag(s)) diag(s)^-1 is what the scaled, quantized linear computes on x.
-double local_loss(const ScaleGroup& g, const std::vector<float>& s, const IntQuantSpec& spec) {
-  const Tensor& w = *g.linears[0];
-  Tensor scaled = w;
-  scale_columns(scaled, g, s);
-  fake_quantize_rtn(scaled, spec);
-  const int64_t rows = w.rows(), cols = w.cols();
-  std::vector<double> d(size_t(rows * cols)), dg(size_t(rows * cols));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) {
-      const size_t i = size_t(r * cols + c);
-      d[i] = double(w.data[i]) - double(scaled.data[i]) / double(s[size_t(scale_index(g, c))]);
+// The Gram matrices of one layer's linear inputs, kept in step with the folded scales.
+class LayerGrams {
+ public:
+  explicit LayerGrams(const GramCollector& c) {
+    for (const auto& [key, g] : c.stats())
+      if (g.tokens > 0) grams_.emplace(key, g.matrix());
+  }
+  const std::vector<double>* find(const LinearKey& k) const {
+    auto it = grams_.find(k);
+    return it == grams_.end() ? nullptr : &it->second;
+  }
+  // Once the input x becomes x / s: G_ij / (s_i s_j).
+  void rescale(const LinearKey& k, const ScaleGroup& g, const std::vector<float>& s) {
+    auto it = grams_.find(k);
+    if (it == grams_.end()) return;
+    std::vector<double>& G = it->second;
+    const int64_t n = int64_t(std::llround(std::sqrt(double(G.size()))));
+    for (int64_t i = 0; i < n; ++i) {
+      const double si = s[size_t(scale_index(g, i))];
+      for (int64_t j = 0; j < n; ++j) G[size_t(i * n + j)] /= si * double(s[size_t(scale_index(g, j))]);
     }
-  const std::vector<double> G = g.local_gram->matrix();
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(cols), int(cols), 1.0, d.data(), int(cols),
-              G.data(), int(cols), 0.0, dg.data(), int(cols));
-  double sum = 0;
-  for (size_t i = 0; i < d.size(); ++i) sum += d[i] * dg[i];
-  return sum / double(std::max<int64_t>(g.local_gram->tokens, 1));
+  }
+
+ private:
+  std::map<LinearKey, std::vector<double>> grams_;
+};
+
+// Ignored linears still take the scale (the function must not change) but stay exact and out of
+// the loss; a group left with nothing to quantize is not scaled at all.
+std::vector<ScaleGroup> drop_ignored(std::vector<ScaleGroup> groups, const std::set<const Tensor*>& ignored) {
+  std::vector<ScaleGroup> out;
+  for (ScaleGroup& g : groups) {
+    ScaleGroup kept = g;
+    kept.linears.clear();
+    kept.inputs.clear();
+    for (size_t i = 0; i < g.linears.size(); ++i) {
+      if (ignored.count(g.linears[i])) {
+        kept.exact.push_back(g.linears[i]);
+      } else {
+        kept.linears.push_back(g.linears[i]);
+        kept.inputs.push_back(g.inputs[i]);
+      }
+    }
+    if (!kept.linears.empty()) out.push_back(std::move(kept));
+  }
+  return out;
+}
+
+// Searches the group's scale on its linears' output error and folds it in.
+AwqSearchResult scale_group(const ScaleGroup& g, LayerGrams& grams, const IntQuantizeOptions& opt) {
+  std::map<LinearKey, std::vector<float>> gram_f;  // single precision for the sgemm of every grid point
+  std::vector<AwqScaledLinear> targets;
+  for (size_t i = 0; i < g.linears.size(); ++i) {
+    const std::vector<double>* G = grams.find(g.inputs[i]);
+    if (!G) continue;  // an expert that saw no tokens: nothing to measure
+    auto [it, fresh] = gram_f.try_emplace(g.inputs[i]);
+    if (fresh) it->second.assign(G->begin(), G->end());
+    targets.push_back({g.linears[i], &it->second, g.tie.empty() ? nullptr : &g.tie});
+  }
+  AwqSearchResult best = awq_search_group(targets, g.x_mean, opt.spec, opt.awq);
+  apply_scales(g, best.scales);
+  for (const auto& [key, unused] : gram_f) grams.rescale(key, g, best.scales);
+  return best;
 }
 
 }  // namespace
@@ -219,53 +263,41 @@ QuantizedModel quantize_model_awq(const ModelWeights& source, const std::vector<
   Transformer model(qm.weights);
   LayerInputs inputs(model, windows);
   const int n_layers = int(source.cfg.n_layers);
+  const double tokens = double(std::max<int64_t>(inputs.tokens(), 1));
+  const IgnoreList ignore(opt.ignore);
 
   for (int l = 0; l < n_layers; ++l) {
-    // Full-precision outputs of this layer on its (already quantized upstream) inputs: the target.
+    // The layer's input statistics, on inputs from the already quantized layers (sequential) or from
+    // the full-precision model (then this pass also advances the states through the unquantized layer).
     AbsMeanCollector stats(l);
-    GramCollector local_grams({LinearSlot::O, LinearSlot::Down}, {l});
-    HookPair hooks(stats, local_grams);
-    std::vector<std::vector<float>> reference;
-    inputs.run(l, &hooks, false, &reference);
+    GramCollector gram_collector({}, {l});
+    HookPair hooks(stats, gram_collector);
+    inputs.run(l, &hooks, !opt.sequential);
+    LayerGrams grams(gram_collector);
+    gram_collector.clear();
 
-    for (ScaleGroup& g : scale_groups(*qm.weights, l, stats, local_grams)) {
-      if (g.local_gram) {
-        AwqSearchResult best = awq_search_scales(g.x_mean, opt.awq.grid, [&](const std::vector<float>& s) {
-          return local_loss(g, s, opt.spec);
-        });
-        apply_scales(g, best.scales, nullptr);
-        qm.report["scales"][g.name] = {{"alpha", best.alpha}, {"loss", best.loss}, {"loss_alpha0", best.loss_alpha0}};
-        continue;
-      }
-      const std::vector<Tensor*> t = touched(g);
-      std::vector<Tensor> saved;
-      for (Tensor* p : t) saved.push_back(*p);
-      AwqSearchResult best = awq_search_scales(g.x_mean, opt.awq.grid, [&](const std::vector<float>& s) {
-        apply_scales(g, s, &opt.spec);
-        const double mse = inputs.output_mse(l, reference);
-        for (size_t i = 0; i < t.size(); ++i) *t[i] = saved[i];
-        return mse;
-      });
-      apply_scales(g, best.scales, nullptr);
-      qm.report["scales"][g.name] = {{"alpha", best.alpha}, {"loss", best.loss}, {"loss_alpha0", best.loss_alpha0}};
+    std::set<const Tensor*> ignored;
+    for (const LayerLinear& lin : layer_linears(*qm.weights, l))
+      if (ignore.ignored(lin.name)) ignored.insert(lin.weight);
+    for (const ScaleGroup& g : drop_ignored(scale_groups(*qm.weights, l, stats), ignored)) {
+      const AwqSearchResult best = scale_group(g, grams, opt);
+      qm.report["scales"][g.name] = {{"alpha", best.alpha}, {"identity", best.identity},
+                                     {"loss", best.loss / tokens}, {"loss_rtn", best.loss_identity / tokens}};
     }
 
     // Quantize every linear of the layer on its scaled weights, with clipping searched on its inputs.
-    GramCollector gram({}, {l});
-    if (opt.awq.clip) inputs.run(l, &gram, false);
-    for (LayerLinear& lin : layer_linears(*qm.weights, l)) {
+    for (LayerLinear& lin : without_ignored(layer_linears(*qm.weights, l), ignore)) {
       std::vector<float> shrink;
-      const GramStats* g = gram.find(lin.key);
+      const std::vector<double>* G = grams.find(lin.key);
       // Like AutoAWQ, q and k are not clipped: attention scores amplify their errors.
-      const bool clip = opt.awq.clip && g && g->tokens > 0 && lin.role != TensorRole::AttnQ && lin.role != TensorRole::AttnK;
-      if (clip) shrink = awq_search_clip(*lin.weight, opt.spec, g->matrix(), opt.awq);
+      const bool clip = opt.awq.clip && G && lin.role != TensorRole::AttnQ && lin.role != TensorRole::AttnK;
+      if (clip) shrink = awq_search_clip(*lin.weight, opt.spec, *G, opt.awq);
       QuantizedLinear q = quantize_rtn_clipped(*lin.weight, opt.spec, shrink);
       *lin.weight = q.dequantize();
       qm.report["linears"][lin.name] = {{"method", "awq"}, {"clipped", clip}};
       qm.linears.insert_or_assign(lin.name, std::move(q));
     }
-    if (opt.sequential) inputs.run(l, nullptr, true);
-    else inputs.set_states(std::move(reference));
+    if (opt.sequential) inputs.run(l, nullptr, true);  // the next layer sees this one quantized
     if (progress) progress(l, n_layers);
   }
   return qm;

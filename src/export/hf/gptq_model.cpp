@@ -59,6 +59,7 @@ QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector
   qm.weights = std::make_shared<ModelWeights>(source);
   Transformer model(qm.weights);  // reads the weights as they are being quantized
   const int n_layers = int(source.cfg.n_layers);
+  const IgnoreList ignore(opt.ignore);
 
   if (!opt.sequential) {
     GramCollector gram;
@@ -66,7 +67,7 @@ QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector
     pass.add(gram);
     pass.run(windows);
     for (int l = 0; l < n_layers; ++l) {
-      std::vector<LayerLinear> linears = layer_linears(*qm.weights, l);
+      std::vector<LayerLinear> linears = without_ignored(layer_linears(*qm.weights, l), ignore);
       quantize_linears(linears, gram, opt, qm);
       if (progress) progress(l, n_layers);
     }
@@ -78,7 +79,7 @@ QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector
                           : std::vector<std::set<LinearSlot>>{{LinearSlot::QKV, LinearSlot::O, LinearSlot::GateUp, LinearSlot::Down}};
   LayerInputs inputs(model, windows);
   for (int l = 0; l < n_layers; ++l) {
-    const std::vector<LayerLinear> all = layer_linears(*qm.weights, l);
+    const std::vector<LayerLinear> all = without_ignored(layer_linears(*qm.weights, l), ignore);
     for (const std::set<LinearSlot>& stage : stages) {
       GramCollector gram(stage, {l});
       inputs.run(l, &gram, false);

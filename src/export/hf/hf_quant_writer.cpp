@@ -4,8 +4,8 @@
 #include <fstream>
 
 #include "export/hf/hf_tensor_encoders.h"
+#include "export/hf/safetensors_shards.h"
 #include "io/hf_checkpoint.h"
-#include "io/safetensors_writer.h"
 #include "util/atomic_output.h"
 #include "util/error.h"
 #include "util/half.h"
@@ -63,7 +63,7 @@ Tensor dequantize_as_stored(const QuantizedLinear& q, HfQuantFormat format) {
 }
 
 HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat format, const IntQuantizeOptions& opt,
-                                      const std::string& source_dir, const std::string& out_dir) {
+                                      const std::string& source_dir, const std::string& out_dir, uint64_t max_shard_bytes) {
   ensure_not_same_path(out_dir, source_dir);
   if (qm.linears.empty()) fail("nothing to write: the model has no quantized linears");
   const IntQuantSpec& spec = qm.linears.begin()->second.spec;
@@ -71,7 +71,8 @@ HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat fo
 
   // Every tensor of the checkpoint, in named_tensors order.
   std::vector<OutTensor> tensors;
-  std::vector<std::string> not_quantized;
+  std::vector<std::string> not_quantized, ignored;
+  for (const std::string& name : qm.ignored) ignored.push_back(module_of(name));
   int64_t n_quantized = 0;
   for (const NamedTensor& nt : named_tensors(*qm.weights)) {
     auto it = qm.linears.find(nt.name);
@@ -80,24 +81,19 @@ HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat fo
       ++n_quantized;
       continue;
     }
-    if (nt.role == TensorRole::Router) not_quantized.push_back(module_of(nt.name));
+    if (nt.role == TensorRole::Router || (is_linear_weight(nt.role) && nt.layer >= 0))
+      not_quantized.push_back(module_of(nt.name));  // routers and --ignore'd linears
     if (nt.role == TensorRole::Output) not_quantized.push_back("lm_head");
     const Tensor* t = nt.tensor;
     tensors.push_back({nt.name, float_dt, nt.shape, [t, float_dt] { return floats_as(float_dt, t->data); }});
   }
 
   AtomicOutputDir out(out_dir);
-  SafetensorsWriter st(out.file("model.safetensors"));
-  st.set_metadata("format", format == HfQuantFormat::Mlx ? "mlx" : "pt");
-  for (const OutTensor& t : tensors) st.declare(t.name, t.dtype, t.shape);
-  for (const OutTensor& t : tensors) {
-    const std::vector<uint8_t> b = t.bytes();
-    st.write(t.name, b.data(), b.size());
-  }
-  st.finish();
+  const ShardedWrite shards =
+      write_safetensors_shards(out, tensors, {{"format", format == HfQuantFormat::Mlx ? "mlx" : "pt"}}, max_shard_bytes);
 
   nlohmann::json cfg = parse_json_file((fs::path(source_dir) / "config.json").string());
-  const nlohmann::json qcfg = quantization_config(format, spec, opt, not_quantized);
+  const nlohmann::json qcfg = quantization_config(format, spec, opt, not_quantized, ignored);
   if (format == HfQuantFormat::Mlx) cfg["quantization"] = qcfg;  // mlx-lm reads "quantization"; newer also the HF key
   cfg["quantization_config"] = qcfg;
   cfg["torch_dtype"] = torch_dtype_name(float_dt);
@@ -106,6 +102,7 @@ HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat fo
   if (format == HfQuantFormat::Gptq) {
     nlohmann::json qc = qcfg;
     qc.erase("lm_head");
+    qc.erase("dynamic");
     write_json(out.file("quantize_config.json"), qc);
   }
   for (const char* name : kSideFiles) {
@@ -117,7 +114,8 @@ HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat fo
   r.dir = out_dir;
   r.tensors = int64_t(tensors.size());
   r.quantized_linears = n_quantized;
-  r.bytes = fs::file_size(out.file("model.safetensors"));
+  r.bytes = shards.bytes;
+  r.files = shards.files;
   out.commit();
   return r;
 }

@@ -1,6 +1,6 @@
 #pragma once
 // Writes a QuantizedModel as a checkpoint directory in one of the four
-// layouts: model.safetensors, config.json with the format's quantization
+// layouts: model.safetensors (or shards with an index), config.json with the format's quantization
 // config, quantize_config.json (GPTQ), and the source's tokenizer and
 // generation files. The directory appears only when complete (AtomicOutputDir)
 // and is never the source directory.
@@ -9,6 +9,7 @@
 
 #include "export/hf/hf_quant_format.h"
 #include "export/hf/quantized_model.h"
+#include "export/hf/safetensors_shards.h"
 
 namespace llmq {
 
@@ -16,13 +17,16 @@ struct HfQuantWriteResult {
   std::string dir;
   int64_t tensors = 0;
   int64_t quantized_linears = 0;
-  uint64_t bytes = 0;  // model.safetensors size
+  uint64_t bytes = 0;               // size of the safetensors file(s)
+  std::vector<std::string> files;  // model.safetensors, or the shards
 };
 
 // `opt` is what the model was quantized with (recorded in the configs);
 // `source_dir` is the original checkpoint (config.json, tokenizer files).
+// Weights beyond `max_shard_bytes` are split into shards with an index.
 HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat format, const IntQuantizeOptions& opt,
-                                      const std::string& source_dir, const std::string& out_dir);
+                                      const std::string& source_dir, const std::string& out_dir,
+                                      uint64_t max_shard_bytes = kDefaultMaxShardBytes);
 
 // Rounds the floating-point tensors that stay unquantized to the dtype the
 // format stores them in, so that qm.weights equals what a loader reads back.

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "export/hf/hf_quant_writer.h"
+#include "export/hf/layer_linears.h"
 #include "model/model_loader.h"
 #include "tokenizer/tokenizer.h"
 #include "util/atomic_output.h"
@@ -30,6 +31,8 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
   job.quant.spec = spec_for_format(job.format, job.quant.spec, job.quant.gptq, act_order);
   if (job.output_dir.empty()) job.output_dir = default_hf_quant_output(job);
   ensure_not_same_path(job.output_dir, job.model_dir);
+  const IgnoreList check_patterns(job.quant.ignore);  // a bad pattern fails before any long work
+  if (job.max_shard_bytes == 0) fail("the shard size must be positive");
   if (!fs::is_directory(job.model_dir) || !fs::exists(fs::path(job.model_dir) / "config.json"))
     throw file_error(job.model_dir, "not a Hugging Face model directory (no config.json)");
 
@@ -56,10 +59,12 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
 
   QuantizedModel qm = quantize_model_int(*m.weights, windows, job.quant, progress);
   round_unquantized_to_format(qm, job.format);
-  const HfQuantWriteResult wr = write_hf_quantized(qm, job.format, job.quant, job.model_dir, job.output_dir);
+  const HfQuantWriteResult wr = write_hf_quantized(qm, job.format, job.quant, job.model_dir, job.output_dir, job.max_shard_bytes);
 
   out.output_dir = wr.dir;
   out.quantized_linears = wr.quantized_linears;
+  out.files = wr.files;
+  out.ignored = qm.ignored;
   out.bytes = wr.bytes;
   out.source_bytes = m.file_bytes;
   out.rtn_fallbacks = qm.rtn_fallbacks;

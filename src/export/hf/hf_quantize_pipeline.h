@@ -11,6 +11,7 @@
 #include "calibration/calibration_data.h"
 #include "export/hf/hf_quant_format.h"
 #include "export/hf/model_quantizer.h"
+#include "export/hf/safetensors_shards.h"
 
 namespace llmq {
 
@@ -21,11 +22,14 @@ struct HfQuantizeJob {
   IntQuantizeOptions quant;         // spec is adjusted to the format (spec_for_format)
   std::string calibration_path;     // empty: default_calibration_path(model_dir)
   WindowOptions windows;            // samples x ctx tokens
+  uint64_t max_shard_bytes = kDefaultMaxShardBytes;  // larger outputs are sharded with an index
 };
 
 struct HfQuantizeOutcome {
   std::string output_dir;
   int64_t quantized_linears = 0;
+  std::vector<std::string> files;  // the safetensors file(s) written
+  std::vector<std::string> ignored;  // linears kept in floating point by --ignore
   uint64_t bytes = 0, source_bytes = 0;
   int64_t calibration_windows = 0, calibration_tokens = 0;
   double seconds = 0;

@@ -1,5 +1,8 @@
 #include "export/hf/hf_tensor_encoders.h"
 
+#include <set>
+#include <string_view>
+
 #include "quant/formats/intq/bit_packing.h"
 #include "util/error.h"
 #include "util/half.h"
@@ -117,12 +120,44 @@ void add_quantized_linear(HfQuantFormat f, const std::string& prefix, const Quan
   }
 }
 
+namespace {
+
+// GPTQModel / vLLM "dynamic" rules: "-:REGEX" leaves matching modules unquantized. vLLM
+// matches its fused modules (qkv_proj, gate_up_proj), so a fully ignored q/k/v or
+// gate/up pair also gets a rule for the fused name.
+nlohmann::json gptq_dynamic_skips(const std::vector<std::string>& ignored) {
+  auto quoted = [](const std::string& s) {
+    std::string r = "^";
+    for (char c : s) {
+      if (std::string_view(".[]()*+?^$|\\{}").find(c) != std::string_view::npos) r += '\\';
+      r += c;
+    }
+    return r + "$";
+  };
+  const std::set<std::string> set(ignored.begin(), ignored.end());
+  nlohmann::json rules = nlohmann::json::object();
+  for (const std::string& m : ignored) rules["-:" + quoted(m)] = nlohmann::json::object();
+  const std::vector<std::pair<std::vector<std::string>, std::string>> fused = {
+      {{"q_proj", "k_proj", "v_proj"}, "qkv_proj"}, {{"gate_proj", "up_proj"}, "gate_up_proj"}};
+  for (const std::string& m : ignored)
+    for (const auto& [parts, name] : fused) {
+      if (!m.ends_with("." + parts[0])) continue;
+      const std::string base = m.substr(0, m.size() - parts[0].size());
+      bool all = true;
+      for (const std::string& p : parts) all &= set.count(base + p) > 0;
+      if (all) rules["-:" + quoted(base + name)] = nlohmann::json::object();
+    }
+  return rules;
+}
+
+}  // namespace
+
 nlohmann::json quantization_config(HfQuantFormat f, const IntQuantSpec& spec, const IntQuantizeOptions& opt,
-                                   const std::vector<std::string>& not_quantized) {
+                                   const std::vector<std::string>& not_quantized, const std::vector<std::string>& ignored) {
   using nlohmann::json;
   switch (f) {
-    case HfQuantFormat::Gptq:
-      return {{"quant_method", "gptq"},
+    case HfQuantFormat::Gptq: {
+      json cfg = {{"quant_method", "gptq"},
               {"checkpoint_format", "gptq"},
               {"bits", spec.bits},
               {"group_size", spec.group_size},
@@ -134,6 +169,9 @@ nlohmann::json quantization_config(HfQuantFormat f, const IntQuantSpec& spec, co
               {"lm_head", false},
               {"model_name_or_path", nullptr},
               {"model_file_base_name", "model"}};
+      if (!ignored.empty()) cfg["dynamic"] = gptq_dynamic_skips(ignored);
+      return cfg;
+    }
     case HfQuantFormat::Awq: {
       // Zero points are always written (8 for symmetric grids), so every consumer takes the zero-point path.
       json cfg = {{"quant_method", "awq"}, {"version", "gemm"}, {"bits", spec.bits},
@@ -171,8 +209,12 @@ nlohmann::json quantization_config(HfQuantFormat f, const IntQuantSpec& spec, co
               {"sparsity_config", json::object()},
               {"global_compression_ratio", nullptr}};
     }
-    case HfQuantFormat::Mlx:
-      return {{"group_size", spec.group_size}, {"bits", spec.bits}};
+    case HfQuantFormat::Mlx: {
+      // mlx-lm looks a module's path up in this object first: false keeps it a plain Linear.
+      json cfg = {{"group_size", spec.group_size}, {"bits", spec.bits}};
+      for (const std::string& m : ignored) cfg[m] = false;
+      return cfg;
+    }
   }
   return {};
 }

@@ -30,9 +30,12 @@ void add_quantized_linear(HfQuantFormat f, const std::string& prefix, const Quan
 DType unquantized_dtype(HfQuantFormat f);
 
 // quantization_config (config.json) for the format. `not_quantized` lists the
-// module names of linears left in floating point (lm_head, MoE routers).
+// module names of linears left in floating point (lm_head, MoE routers, and
+// `ignored`: the decoder linears --ignore kept, which GPTQ records as
+// "dynamic" skip rules and MLX as per-module `false`).
 nlohmann::json quantization_config(HfQuantFormat f, const IntQuantSpec& spec, const IntQuantizeOptions& opt,
-                                   const std::vector<std::string>& not_quantized);
+                                   const std::vector<std::string>& not_quantized,
+                                   const std::vector<std::string>& ignored = {});
 
 // Byte helpers shared with the writer.
 std::vector<uint8_t> floats_as(DType dtype, const std::vector<float>& v);

@@ -1,5 +1,7 @@
 #include "export/hf/layer_linears.h"
 
+#include "util/error.h"
+
 namespace llmq {
 
 static LinearSlot slot_of(TensorRole r) {
@@ -25,6 +27,27 @@ std::vector<LayerLinear> layer_linears(ModelWeights& w, int layer) {
   for (LayerLinear& l : model_linears(w))
     if (l.key.layer == layer) out.push_back(std::move(l));
   return out;
+}
+
+IgnoreList::IgnoreList(const std::vector<std::string>& patterns) {
+  for (const std::string& p : patterns) {
+    try {
+      res_.emplace_back(p);
+    } catch (const std::regex_error& e) {
+      fail("--ignore: '{}' is not a valid regular expression ({})", p, e.what());
+    }
+  }
+}
+
+bool IgnoreList::ignored(const std::string& weight_name) const {
+  for (const std::regex& re : res_)
+    if (std::regex_search(weight_name, re)) return true;
+  return false;
+}
+
+std::vector<LayerLinear> without_ignored(std::vector<LayerLinear> linears, const IgnoreList& ignore) {
+  std::erase_if(linears, [&](const LayerLinear& l) { return ignore.ignored(l.name); });
+  return linears;
 }
 
 }  // namespace llmq

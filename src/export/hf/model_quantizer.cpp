@@ -32,7 +32,7 @@ std::vector<double> hessian_from_gram(const std::vector<double>& gram, int64_t t
 QuantizedModel quantize_model_rtn(const ModelWeights& source, const IntQuantizeOptions& opt) {
   QuantizedModel qm;
   qm.weights = std::make_shared<ModelWeights>(source);
-  for (LayerLinear& l : model_linears(*qm.weights)) {
+  for (LayerLinear& l : without_ignored(model_linears(*qm.weights), IgnoreList(opt.ignore))) {
     QuantizedLinear q = quantize_rtn(*l.weight, opt.spec);
     *l.weight = q.dequantize();
     qm.report["linears"][l.name] = {{"method", "rtn"}};
@@ -43,15 +43,22 @@ QuantizedModel quantize_model_rtn(const ModelWeights& source, const IntQuantizeO
 
 QuantizedModel quantize_model_int(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,
                                   const IntQuantizeOptions& opt, const LayerProgressFn& progress) {
-  // Validate every width before any long work starts.
+  // Validate every width (and the --ignore patterns) before any long work starts.
   ModelWeights& probe = const_cast<ModelWeights&>(source);  // model_linears only reads
+  const IgnoreList ignore(opt.ignore);
+  std::vector<std::string> ignored;
   for (const LayerLinear& l : model_linears(probe)) {
+    if (ignore.ignored(l.name)) {
+      ignored.push_back(l.name);
+      continue;
+    }
     try {
       opt.spec.validate(l.weight->cols());
     } catch (const Error& e) {
       fail("{}: {}", l.name, e.what());
     }
   }
+  if (ignored.size() == model_linears(probe).size()) fail("--ignore leaves no linear to quantize");
   if (opt.method != IntQuantMethod::Rtn && windows.empty())
     fail("{} needs calibration data (no calibration windows)", int_quant_method_name(opt.method));
   QuantizedModel qm;
@@ -60,6 +67,8 @@ QuantizedModel quantize_model_int(const ModelWeights& source, const std::vector<
     case IntQuantMethod::Gptq: qm = quantize_model_gptq(source, windows, opt, progress); break;
     case IntQuantMethod::Awq: qm = quantize_model_awq(source, windows, opt, progress); break;
   }
+  qm.ignored = ignored;
+  if (!ignored.empty()) qm.report["ignored"] = ignored;
   qm.report["method"] = int_quant_method_name(opt.method);
   qm.report["spec"] = opt.spec.describe();
   return qm;

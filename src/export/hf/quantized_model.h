@@ -35,12 +35,15 @@ struct IntQuantizeOptions {
   bool true_sequential = true;
   // An MoE expert routed fewer calibration tokens than this gets RTN.
   int64_t min_expert_tokens = 32;
+  // Regular expressions: linears whose weight name matches one stay in floating point (--ignore).
+  std::vector<std::string> ignore;
 };
 
 struct QuantizedModel {
   std::shared_ptr<ModelWeights> weights;           // fp32; quantized linears hold their dequantized values
   std::map<std::string, QuantizedLinear> linears;  // by Hugging Face weight name ("...q_proj.weight")
   std::vector<std::string> rtn_fallbacks;          // linears GPTQ/AWQ left to RTN, with the reason
+  std::vector<std::string> ignored;                // linear weight names kept in floating point (--ignore)
   std::vector<std::string> warnings;
   nlohmann::json report;                           // per-linear statistics for --format json
 };
