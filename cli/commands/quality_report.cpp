@@ -4,6 +4,7 @@
 // Both run the original once over the text (or reuse its saved logits with
 // --base-logits), then each quantized model, and report perplexity, its
 // change, KL divergence, top-1 and top-p agreement, size and bits per weight.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include "eval/quality_eval.h"
 #include "eval/quality_gate.h"
 #include "eval/quality_report.h"
+#include "export/gguf/ggml_cpu_activations.h"
 #include "model/model_loader.h"
 #include "tokenizer/tokenizer.h"
 #include "util/atomic_output.h"
@@ -36,6 +38,7 @@ struct CompareArgs {
   int64_t ctx = 512, chunks = 200;
   double top_p = 0.9;
   double max_ppl_increase = 0, max_kld = 0;
+  bool ggml_cpu_rounding = false;
   // Whether the user set these (CLI11 2.1 has no std::optional options).
   bool ctx_given = false, chunks_given = false, max_ppl_given = false, max_kld_given = false;
 };
@@ -59,6 +62,23 @@ nlohmann::json describe_base(const LoadedModel& m, const std::string& data) {
           {"created_by", "llm-quantize"}};
 }
 
+// --data given with an existing --base-logits file: the file's windows must
+// be that text's (checked with the original's tokenizer where it is cheap to
+// load, i.e. for a Hugging Face directory).
+void check_same_text(const CompareArgs& a, const BaseLogits& b, const CommonOptions& opts) {
+  if (!fs::is_directory(a.original)) {
+    warn(opts, fmt::format("--data {} is not checked against the text of {}; its windows are used", a.data,
+                           a.base_logits));
+    return;
+  }
+  const std::vector<int32_t> tokens = Tokenizer::load(a.original)->encode(read_text(a.data), false);
+  const std::span<const int32_t> saved = b.tokens();
+  if (tokens.size() < saved.size() || !std::equal(saved.begin(), saved.end(), tokens.begin()))
+    throw file_error(a.base_logits, fmt::format("was computed on other text than {}; delete it to recompute, or "
+                                                "name another --base-logits file",
+                                                a.data));
+}
+
 // The saved base logits to reuse, or the original run over --data now.
 BaseLogits obtain_base_logits(const CompareArgs& a, const CommonOptions& opts) {
   if (!a.base_logits.empty() && fs::exists(a.base_logits)) {
@@ -74,6 +94,7 @@ BaseLogits obtain_base_logits(const CompareArgs& a, const CommonOptions& opts) {
     std::error_code ec;
     if (!recorded.empty() && !fs::equivalent(recorded, a.original, ec))
       warn(opts, fmt::format("{} was computed from {}, not {}", a.base_logits, recorded, a.original));
+    if (!a.data.empty()) check_same_text(a, b, opts);
     return b;
   }
   if (a.data.empty())
@@ -115,8 +136,13 @@ QualityRow base_row(const CompareArgs& a, const BaseLogits& b, const QualityEval
   return r;
 }
 
-QualityRow evaluate_file(const std::string& path, const BaseLogits& b, const QualityEvalOptions& eo) {
+QualityRow evaluate_file(const std::string& path, const BaseLogits& b, QualityEvalOptions eo, bool ggml_cpu) {
   LoadedModel m = load_model(path);
+  std::unique_ptr<GgmlCpuActivations> rounding;
+  if (ggml_cpu && m.format == "gguf") {
+    rounding = GgmlCpuActivations::from_gguf(path);
+    eo.hooks = rounding.get();
+  }
   QualityRow r;
   r.path = path;
   r.format = m.format;
@@ -124,7 +150,9 @@ QualityRow evaluate_file(const std::string& path, const BaseLogits& b, const Qua
   r.file_bytes = m.file_bytes;
   r.n_params = m.n_params;
   Transformer model(m.weights);
-  Progress bar(fs::path(path).filename().string(), size_t(b.plan().windows), true, "windows");
+  fs::path name = fs::path(path).lexically_normal();
+  if (!name.has_filename()) name = name.parent_path();  // "model-dir/"
+  Progress bar(name.filename().string(), size_t(b.plan().windows), true, "windows");
   r.metrics = evaluate_quality(model, b, eo, [&](int64_t, int64_t) { bar.update(1); });
   bar.finish(fmt::format("KLD {:.6f}", r.metrics.kld_mean));
   return r;
@@ -150,7 +178,7 @@ void run(const CompareArgs& a, const CommonOptions& opts, bool detailed) {
 
   const BaseLogits base = obtain_base_logits(a, opts);
   std::vector<QualityRow> rows{base_row(a, base, eo)};
-  for (const std::string& q : a.quantized) rows.push_back(evaluate_file(q, base, eo));
+  for (const std::string& q : a.quantized) rows.push_back(evaluate_file(q, base, eo, a.ggml_cpu_rounding));
   assign_labels(rows);
 
   std::string failures;
@@ -194,6 +222,9 @@ GivenOptions add_shared_options(CLI::App* cmd, CompareArgs& a, CommonOptions& op
   auto* mk = cmd->add_option("--max-kld", a.max_kld, "Quality gate: fail (exit 3) if the mean KL divergence exceeds X");
   mp->check(CLI::NonNegativeNumber);
   mk->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--ggml-cpu-rounding", a.ggml_cpu_rounding,
+               "For GGUF files, round each linear layer's input as llama.cpp's CPU backend does (Q8_0/Q8_K/f16 "
+               "activations), to compare with llama-perplexity --kl-divergence like for like");
   cmd->add_option("--plot", a.plot, "Write an SVG plot of KLD / perplexity against bits per weight");
   cmd->add_option("--plot-metric", a.plot_metric, "What the plot shows")
       ->check(CLI::IsMember({"kld", "ppl", "both"}))->capture_default_str();

@@ -31,7 +31,7 @@ QualityMetrics evaluate_quality(const Transformer& model, const BaseLogits& base
   for (int64_t w = 0; w < plan.windows; ++w) {
     const int32_t* win = base.window_tokens(w);
     cache.clear();
-    model.forward(win, plan.ctx, cache, logits, plan.score_from);
+    model.forward(win, plan.ctx, cache, logits, plan.score_from, opt.hooks);
 #pragma omp parallel for schedule(dynamic, 4)
     for (int64_t i = 0; i < n_scored; ++i)
       window[size_t(i)] = compare_token(logits.data() + i * vocab, base.record(w, i), vocab,

@@ -13,6 +13,7 @@ namespace llmq {
 
 struct QualityEvalOptions {
   double top_p = 0.9;  // for the same-top-p-set rate; in (0, 1]
+  ForwardHooks* hooks = nullptr;  // applied to the quantized model's forward pass (not the base's)
 };
 
 // `on_window(done, total)` after each window. Throws llmq::Error if the

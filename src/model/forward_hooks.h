@@ -25,6 +25,8 @@ struct ForwardHooks {
   virtual void on_moe_routing(int layer, const int32_t* experts, const float* weights, int64_t T, int64_t k) {}
   // Hidden state leaving `layer` ([T, hidden]).
   virtual void on_layer_output(int layer, const float* X, int64_t T, int64_t hidden) {}
+  // Final-normed hidden state before the output head's matmul ([T, hidden]); may be modified.
+  virtual void on_head_input(float* X, int64_t T, int64_t hidden) {}
 };
 
 }  // namespace llmq

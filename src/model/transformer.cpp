@@ -191,11 +191,13 @@ void Transformer::run_layer(int l, float* X, int64_t T, KvCache& cache, ForwardH
   if (hooks) hooks->on_layer_output(l, X, T, H);
 }
 
-void Transformer::head(const float* X, int64_t T, int64_t from, std::vector<float>& logits) const {
+void Transformer::head(const float* X, int64_t T, int64_t from, std::vector<float>& logits,
+                       ForwardHooks* hooks) const {
   const ModelConfig& c = w_->cfg;
   const int64_t n = T - from;
   std::vector<float> h(size_t(n * c.hidden));
   ops::rms_norm(X + from * c.hidden, w_->final_norm.data.data(), h.data(), n, c.hidden, float(c.rms_eps));
+  if (hooks) hooks->on_head_input(h.data(), n, c.hidden);
   logits.resize(size_t(n * c.vocab));
   ops::linear(h.data(), w_->output().data.data(), nullptr, logits.data(), n, c.hidden, c.vocab);
 }
@@ -207,7 +209,7 @@ void Transformer::forward(const int32_t* tokens, int64_t T, KvCache& cache, std:
   embed(tokens, T, X);
   for (int l = 0; l < w_->cfg.n_layers; ++l) run_layer(l, X.data(), T, cache, hooks);
   cache.n_past += T;
-  head(X.data(), T, std::clamp<int64_t>(logits_from, 0, T), logits);
+  head(X.data(), T, std::clamp<int64_t>(logits_from, 0, T), logits, hooks);
 }
 
 }  // namespace llmq

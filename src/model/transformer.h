@@ -36,7 +36,8 @@ class Transformer {
   // (GPTQ's sequential mode feeds each block the quantized blocks' output).
   void embed(const int32_t* tokens, int64_t T, std::vector<float>& X) const;
   void run_layer(int layer, float* X, int64_t T, KvCache& cache, ForwardHooks* hooks = nullptr) const;
-  void head(const float* X, int64_t T, int64_t logits_from, std::vector<float>& logits) const;
+  void head(const float* X, int64_t T, int64_t logits_from, std::vector<float>& logits,
+            ForwardHooks* hooks = nullptr) const;
 
  private:
   void attention(int layer, const float* h, float* out, int64_t T, KvCache& cache, ForwardHooks* hooks) const;

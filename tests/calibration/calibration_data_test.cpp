@@ -88,7 +88,9 @@ TEST(CalibrationWindows, DeterministicNonOverlappingWindowsFromSeed) {
     ASSERT_EQ(a.windows[i].size(), 64u);
     EXPECT_EQ(a.starts[i] % 64, 0);
     EXPECT_EQ(a.windows[i][0], a.starts[i]);  // window i holds tokens starts[i] ..
-    if (i) EXPECT_GT(a.starts[i], a.starts[i - 1]);
+    if (i) {
+      EXPECT_GT(a.starts[i], a.starts[i - 1]);
+    }
   }
   EXPECT_EQ(a.tokens(), 5 * 64);
 }

@@ -31,7 +31,10 @@ std::vector<std::string> analyze_args(const std::string& data, const std::string
 
 std::string joined(const std::vector<std::string>& args) {
   std::string s;
-  for (const auto& a : args) s += " " + q(a);
+  for (const auto& a : args) {
+    s += ' ';
+    s += q(a);
+  }
   return s;
 }
 

@@ -1,6 +1,7 @@
 // `quality report` / `quality compare` end to end on tiny-llama and rounded
 // copies of it written as model directories.
 #include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -112,6 +113,14 @@ TEST(QualityCli, CompareReusesSavedBaseLogitsAndPlots) {
   const std::string plot = test::read_file(svg);
   EXPECT_NE(plot.find(">tiny-q3</text>"), std::string::npos);
   EXPECT_NE(plot.find(">tiny-q8</text>"), std::string::npos);
+
+  // Other text cannot reuse the file; the same text can.
+  const std::string other = dir / "other.txt";
+  std::ofstream(other) << test::read_file(test::data_file("calibration.txt")).substr(0, 20000);
+  const test::CliResult wrong_text = run_cli(cmd + " -f " + q(other));
+  EXPECT_EQ(wrong_text.code, 1);
+  EXPECT_NE(wrong_text.err.find("other text"), std::string::npos) << wrong_text.err;
+  EXPECT_EQ(run_cli(cmd + " -f " + q(m.data)).code, 0);
 
   // A different window size cannot reuse the file.
   const test::CliResult clash = run_cli("quality compare " + q(m.base) + " " + q(m.q3) + " --ctx 32 --base-logits " +
