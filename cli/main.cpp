@@ -6,6 +6,7 @@
 
 #include "cli_common.h"
 #include "export/gguf/gguf_model_loader.h"
+#include "export/hf/loaders/ct_lowbit_loader.h"
 #include "export/hf/loaders/hf_quant_loader.h"
 #include "util/error.h"
 
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   register_quality(app);
   register_quantize(app);
   llmq::register_gguf_model_loader();  // load_model() opens .gguf files
+  llmq::register_ct_lowbit_loader();   // ... compressed-tensors FP8/int8/FP4 (before the plain loader)
   llmq::register_hf_quant_loaders();   // ... and GPTQ/AWQ/compressed-tensors/MLX directories
   register_analyze(app);
 

@@ -7,8 +7,10 @@
 
 #include "../cli_common.h"
 #include "quantize_hf.h"
+#include "quantize_lowbit.h"
 #include "calibration/imatrix_file.h"
 #include "export/gguf/gguf_exporter.h"
+#include "export/hf/lowbit_scheme.h"
 #include "io/gguf/gguf_tensor_info.h"
 #include "quant/formats/ggml/ggml_quants.h"
 #include "util/error.h"
@@ -97,14 +99,18 @@ void print_text(const GgufExportResult& r) {
 
 void register_quantize(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "quantize", "Quantize a Hugging Face model: gguf (llama.cpp) or gptq|awq|rtn (GPTQ/AWQ/compressed-tensors/MLX checkpoints)");
+      "quantize", "Quantize a Hugging Face model: gguf (llama.cpp), gptq|awq|rtn (GPTQ/AWQ/compressed-tensors/MLX checkpoints) "
+      "or fp8|fp4|int8|smoothquant (compressed-tensors for vLLM)");
   auto a = std::make_shared<QuantizeArgs>();
   auto opts = std::make_shared<CommonOptions>();
   cmd->add_option("model", a->model, "Hugging Face model directory")->required();
-  cmd->add_option("format", a->format, "Output format")->required()->check(CLI::IsMember({"gguf", "gptq", "awq", "rtn"}));
+  cmd->add_option("format", a->format, "Output format")->required()
+      ->check(CLI::IsMember({"gguf", "gptq", "awq", "rtn", "fp8", "fp4", "int8", "smoothquant"}));
   cmd->add_option("-q,--type", a->type, "GGUF preset (required for gguf): " + preset_names());
   auto hf = std::make_shared<QuantizeHfArgs>();
   add_hf_quantize_options(cmd, *hf);
+  auto lowbit = std::make_shared<QuantizeLowbitArgs>();
+  add_lowbit_quantize_options(cmd, *lowbit);
   cmd->add_option("-o,--output", a->output, "Output file (default: <model dir>-<TYPE>.gguf beside the model)");
   cmd->add_option("--output-tensor-type", a->output_tensor_type, "ggml type of output.weight");
   cmd->add_option("--token-embedding-type", a->token_embedding_type, "ggml type of token_embd.weight");
@@ -121,6 +127,17 @@ void register_quantize(CLI::App& app) {
   cmd->add_flag("--quiet", opts->quiet, "No progress output");
   cmd->callback([=] {
     apply_common_options(*opts);
+    if (is_lowbit_method(a->format)) {  // FP8 / FP4 / int8 / SmoothQuant compressed-tensors checkpoints
+      lowbit->model = a->model;
+      lowbit->method = a->format;
+      lowbit->output = a->output;
+      lowbit->calibration = hf->calibration;
+      lowbit->samples = hf->samples;
+      lowbit->ctx = hf->ctx;
+      lowbit->seed = hf->seed;
+      run_quantize_lowbit(*lowbit, *opts);
+      return;
+    }
     if (a->format != "gguf") {  // integer group-wise methods written as HF-style checkpoints
       hf->model = a->model;
       hf->method = a->format;

@@ -22,6 +22,9 @@ class HookFanOut : public ForwardHooks {
   void on_moe_routing(int layer, const int32_t* experts, const float* weights, int64_t T, int64_t k) override {
     for (Collector* c : c_) c->on_moe_routing(layer, experts, weights, T, k);
   }
+  void on_kv_cache(int layer, const float* K, const float* V, int64_t T, int64_t kv_dim) override {
+    for (Collector* c : c_) c->on_kv_cache(layer, K, V, T, kv_dim);
+  }
   void on_layer_output(int layer, const float* X, int64_t T, int64_t hidden) override {
     for (Collector* c : c_) c->on_layer_output(layer, X, T, hidden);
   }

@@ -23,6 +23,9 @@ struct ForwardHooks {
                                 int64_t out) {}
   // MoE routing decisions: for each of T tokens, k expert ids and their weights.
   virtual void on_moe_routing(int layer, const int32_t* experts, const float* weights, int64_t T, int64_t k) {}
+  // Keys (after RoPE and any q/k norm) and values of T new positions as they
+  // enter the KV cache, each [T, kv_dim].
+  virtual void on_kv_cache(int layer, const float* K, const float* V, int64_t T, int64_t kv_dim) {}
   // Hidden state leaving `layer` ([T, hidden]).
   virtual void on_layer_output(int layer, const float* X, int64_t T, int64_t hidden) {}
   // Final-normed hidden state before the output head's matmul ([T, hidden]); may be modified.

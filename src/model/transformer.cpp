@@ -67,6 +67,11 @@ void Transformer::attention(int l, const float* h, float* out, int64_t T, KvCach
   }
   rope_.apply(q.data(), T, c.n_heads, pos0);
   rope_.apply(kc, T, c.n_kv_heads, pos0);
+  if (hooks) hooks->on_kv_cache(l, kc, vc, T, kvd);
+  if (w_->runtime.kv.fp8) {  // an FP8 KV cache stores e4m3(x / scale)
+    fake_quantize_fp8_static(kc, T * kvd, w_->runtime.kv.k_scale.at(size_t(l)));
+    fake_quantize_fp8_static(vc, T * kvd, w_->runtime.kv.v_scale.at(size_t(l)));
+  }
 
   const int64_t Tk = pos0 + T;
   const int64_t group = c.n_heads / c.n_kv_heads;
@@ -91,13 +96,14 @@ void Transformer::attention(int l, const float* h, float* out, int64_t T, KvCach
                 V + kvh * hd, int(kvd), 0.0f, attn.data() + head * hd, int(qd));
   }
   if (hooks) hooks->on_linear_input(l, LinearSlot::O, -1, attn.data(), T, qd);
+  fake_quantize_linear_input(w_->runtime.inputs, l, LinearSlot::O, attn.data(), T, qd);
   ops::linear(attn.data(), L.wo.data.data(), L.bo.empty() ? nullptr : L.bo.data.data(), out, T, qd, c.hidden);
   if (hooks) hooks->on_linear_output(l, LinearSlot::O, 0, -1, out, T, c.hidden);
 }
 
 // One SwiGLU MLP over the rows of h: out = down(silu(gate(h)) * up(h)).
 static void swiglu_mlp(const Tensor& gate, const Tensor& up, const Tensor& down, const float* h, float* out, int64_t T,
-                       int layer, int expert, ForwardHooks* hooks) {
+                       int layer, int expert, ForwardHooks* hooks, const LinearInputQuant& act_quant) {
   const int64_t hidden = gate.cols(), ffn = gate.rows();
   std::vector<float> g(size_t(T * ffn)), u(size_t(T * ffn));
   ops::linear(h, gate.data.data(), nullptr, g.data(), T, hidden, ffn);
@@ -108,13 +114,14 @@ static void swiglu_mlp(const Tensor& gate, const Tensor& up, const Tensor& down,
   }
   ops::swiglu(g.data(), u.data(), g.data(), T * ffn);
   if (hooks) hooks->on_linear_input(layer, LinearSlot::Down, expert, g.data(), T, ffn);
+  fake_quantize_linear_input(act_quant, layer, LinearSlot::Down, g.data(), T, ffn);
   ops::linear(g.data(), down.data.data(), nullptr, out, T, ffn, hidden);
   if (hooks) hooks->on_linear_output(layer, LinearSlot::Down, 0, expert, out, T, hidden);
 }
 
 void Transformer::dense_mlp(int l, const float* h, float* out, int64_t T, ForwardHooks* hooks) const {
   const LayerWeights& L = w_->layers[size_t(l)];
-  swiglu_mlp(L.gate, L.up, L.down, h, out, T, l, -1, hooks);
+  swiglu_mlp(L.gate, L.up, L.down, h, out, T, l, -1, hooks, w_->runtime.inputs);
 }
 
 void Transformer::moe_mlp(int l, const float* h, float* out, int64_t T, ForwardHooks* hooks) const {
@@ -158,8 +165,10 @@ void Transformer::moe_mlp(int l, const float* h, float* out, int64_t T, ForwardH
     std::vector<float> xin(size_t(n * hidden)), y(size_t(n * hidden));
     for (int64_t i = 0; i < n; ++i) std::memcpy(xin.data() + i * hidden, h + rows[size_t(i)] * hidden, size_t(hidden) * 4);
     if (hooks) hooks->on_linear_input(l, LinearSlot::GateUp, e, xin.data(), n, hidden);
+    // The router above read the unquantized input: runtimes leave the router in full precision.
+    fake_quantize_linear_input(w_->runtime.inputs, l, LinearSlot::GateUp, xin.data(), n, hidden);
     const ExpertWeights& X = L.experts[size_t(e)];
-    swiglu_mlp(X.gate, X.up, X.down, xin.data(), y.data(), n, l, e, hooks);
+    swiglu_mlp(X.gate, X.up, X.down, xin.data(), y.data(), n, l, e, hooks, w_->runtime.inputs);
     for (int64_t i = 0; i < n; ++i) {
       float* o = out + rows[size_t(i)] * hidden;
       const float* yi = y.data() + i * hidden;
@@ -177,6 +186,7 @@ void Transformer::run_layer(int l, float* X, int64_t T, KvCache& cache, ForwardH
 
   ops::rms_norm(X, L.attn_norm.data.data(), h.data(), T, H, eps);
   if (hooks) hooks->on_linear_input(l, LinearSlot::QKV, -1, h.data(), T, H);
+  fake_quantize_linear_input(w_->runtime.inputs, l, LinearSlot::QKV, h.data(), T, H);
   attention(l, h.data(), o.data(), T, cache, hooks);
   for (int64_t i = 0; i < T * H; ++i) X[i] += o[size_t(i)];
 
@@ -185,6 +195,7 @@ void Transformer::run_layer(int l, float* X, int64_t T, KvCache& cache, ForwardH
     moe_mlp(l, h.data(), o.data(), T, hooks);
   } else {
     if (hooks) hooks->on_linear_input(l, LinearSlot::GateUp, -1, h.data(), T, H);
+    fake_quantize_linear_input(w_->runtime.inputs, l, LinearSlot::GateUp, h.data(), T, H);
     dense_mlp(l, h.data(), o.data(), T, hooks);
   }
   for (int64_t i = 0; i < T * H; ++i) X[i] += o[size_t(i)];

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "model/runtime_quant.h"
 #include "model/tensor.h"
 
 namespace llmq {
@@ -33,6 +34,9 @@ struct ModelWeights {
   Tensor final_norm;  // [hidden]
   Tensor lm_head;     // [vocab, hidden]; empty when tied to embed
   std::vector<LayerWeights> layers;
+  // Activation / KV-cache quantization the checkpoint's runtime applies; the
+  // forward pass simulates it (empty for plain and weight-only checkpoints).
+  RuntimeQuant runtime;
 
   const Tensor& output() const { return lm_head.empty() ? embed : lm_head; }
 };

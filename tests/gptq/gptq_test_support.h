@@ -6,6 +6,7 @@
 
 #include "calibration/calibration_data.h"
 #include "common/cached_model.h"
+#include "common/calibration_windows.h"
 #include "common/fixtures.h"
 #include "eval/perplexity.h"
 #include "export/hf/loaders/hf_quant_loader.h"
@@ -13,18 +14,6 @@
 #include "tokenizer/tokenizer.h"
 
 namespace llmq::test {
-
-
-// `n` windows of `ctx` tokens from the shared calibration text.
-inline std::vector<std::vector<int32_t>> calib_windows(const LoadedModel& m, int64_t n, int64_t ctx) {
-  static std::map<const Tokenizer*, std::vector<int32_t>> cache;  // tokenizing is the slow part
-  auto& tokens = cache[m.tokenizer.get()];
-  if (tokens.empty()) {
-    const CalibrationText text = read_calibration_text(data_file("calibration.txt"));
-    tokens = m.tokenizer->encode(text.text.substr(0, std::min<size_t>(text.text.size(), 100000)), false);
-  }
-  return select_windows(tokens, {n, ctx, 1}).windows;
-}
 
 // Perplexity on the first `chunks` windows of `ctx` tokens of wikitext-2 test.
 inline double wiki_ppl(const std::shared_ptr<ModelWeights>& w, const Tokenizer& tok, int64_t chunks, int64_t ctx) {

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "export/hf/checkpoint_side_files.h"
 #include "export/hf/hf_tensor_encoders.h"
 #include "export/hf/safetensors_shards.h"
 #include "io/hf_checkpoint.h"
@@ -28,17 +29,6 @@ std::string module_of(const std::string& weight_name) {
   const std::string suffix = ".weight";
   return weight_name.substr(0, weight_name.size() - suffix.size());
 }
-
-void write_json(const std::string& path, const nlohmann::json& j) {
-  std::ofstream f(path);
-  f << j.dump(2) << "\n";
-  if (!f) throw file_error(path, "cannot write");
-}
-
-// Files a consumer needs besides the weights, copied as they are.
-constexpr const char* kSideFiles[] = {"tokenizer.json",       "tokenizer.model",    "tokenizer_config.json",
-                                      "special_tokens_map.json", "added_tokens.json", "vocab.json",
-                                      "merges.txt",           "generation_config.json", "chat_template.jinja"};
 
 }  // namespace
 
@@ -98,17 +88,14 @@ HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat fo
   cfg["quantization_config"] = qcfg;
   cfg["torch_dtype"] = torch_dtype_name(float_dt);
   if (cfg.contains("dtype")) cfg["dtype"] = torch_dtype_name(float_dt);
-  write_json(out.file("config.json"), cfg);
+  write_json_file(out.file("config.json"), cfg);
   if (format == HfQuantFormat::Gptq) {
     nlohmann::json qc = qcfg;
     qc.erase("lm_head");
     qc.erase("dynamic");
-    write_json(out.file("quantize_config.json"), qc);
+    write_json_file(out.file("quantize_config.json"), qc);
   }
-  for (const char* name : kSideFiles) {
-    const fs::path src = fs::path(source_dir) / name;
-    if (fs::exists(src)) fs::copy_file(src, out.file(name), fs::copy_options::overwrite_existing);
-  }
+  copy_checkpoint_side_files(source_dir, out);
 
   HfQuantWriteResult r;
   r.dir = out_dir;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "io/hf_checkpoint.h"
+#include "export/hf/loaders/checkpoint_reading.h"
 #include "export/hf/loaders/hf_quant_decoders.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -92,7 +93,6 @@ std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path) {
   HfCheckpoint ck(path);
   const std::string cfg_path = (fs::path(path) / "config.json").string();
   const IntFormatParams p = params_of(fmt, ck.config(), cfg_path);
-  auto m = std::make_unique<LoadedModel>();
   auto w = std::make_shared<ModelWeights>();
   w->cfg = ModelConfig::from_json(ck.config(), cfg_path);
   for (NamedTensor& nt : named_tensors(*w)) {
@@ -103,23 +103,12 @@ std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path) {
       *nt.tensor = decode(fmt, ck, prefix, nt.shape[0], nt.shape[1], p);
       continue;
     }
-    const TensorView* tv = ck.find(nt.name);
-    if (!tv) throw file_error(path, "tensor " + nt.name + " is missing from the checkpoint");
-    if (tv->shape != nt.shape)
-      throw file_error(tv->file, "tensor " + nt.name + " has shape " + shape_str(tv->shape) + ", expected " +
-                                     shape_str(nt.shape) + " from config.json");
-    nt.tensor->resize(nt.shape);
-    tv->to_f32(nt.tensor->data.data());
+    read_float_tensor(ck, nt);
   }
-  m->weights = std::move(w);
-  m->tokenizer = Tokenizer::load(path);
-  m->path = path;
-  m->format = fmt;
-  m->dtype = fmt::format("int{} {}{}", p.bits, p.group_size < 0 ? std::string("per-channel") : fmt::format("g{}", p.group_size),
-                         p.sym ? " sym" : "");
-  m->file_bytes = ck.total_bytes();
-  m->n_params = count_params(*m->weights);
-  return m;
+  return make_loaded_model(std::move(w), ck, fmt,
+                           fmt::format("int{} {}{}", p.bits,
+                                       p.group_size < 0 ? std::string("per-channel") : fmt::format("g{}", p.group_size),
+                                       p.sym ? " sym" : ""));
 }
 
 void register_hf_quant_loaders() {

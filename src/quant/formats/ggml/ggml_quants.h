@@ -84,4 +84,10 @@ void dequantize_row_iq2_s(const void* x, float* y, int64_t n);
 void dequantize_row_iq3_xxs(const void* x, float* y, int64_t n);
 void dequantize_row_iq3_s(const void* x, float* y, int64_t n);
 
+// MXFP4 (GGUF type 39): 32-value blocks of one E8M0 exponent and 16 bytes of
+// E2M1 nibbles (value j low, j + 16 high); the scale is searched for the
+// lowest importance-weighted error (quant/formats/fp/mxfp4.h).
+void quantize_row_mxfp4(const float* x, void* y, int64_t n, const float* imatrix);
+void dequantize_row_mxfp4(const void* x, float* y, int64_t n);
+
 }  // namespace llmq::ggml

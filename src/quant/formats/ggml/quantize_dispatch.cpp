@@ -44,6 +44,7 @@ const RowCodec* codec_for(GgmlType type) {
   static constexpr RowCodec iq2_s{quantize_row_iq2_s, dequantize_row_iq2_s};
   static constexpr RowCodec iq3_xxs{quantize_row_iq3_xxs, dequantize_row_iq3_xxs};
   static constexpr RowCodec iq3_s{quantize_row_iq3_s, dequantize_row_iq3_s};
+  static constexpr RowCodec mxfp4{quantize_row_mxfp4, dequantize_row_mxfp4};
   switch (type) {
     case GgmlType::F32: return &f32;
     case GgmlType::F16: return &f16;
@@ -70,6 +71,7 @@ const RowCodec* codec_for(GgmlType type) {
     case GgmlType::IQ2_S: return &iq2_s;
     case GgmlType::IQ3_XXS: return &iq3_xxs;
     case GgmlType::IQ3_S: return &iq3_s;
+    case GgmlType::MXFP4: return &mxfp4;
     default: return nullptr;
   }
 }

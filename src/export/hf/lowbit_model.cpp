@@ -1,0 +1,164 @@
+#include "export/hf/lowbit_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "calibration/activation_range_collector.h"
+#include "calibration/calibration_pass.h"
+#include "calibration/importance_collector.h"
+#include "calibration/kv_range_collector.h"
+#include "export/hf/layer_linears.h"
+#include "export/hf/smoothquant_model.h"
+#include "model/transformer.h"
+#include "quant/formats/fp/minifloat.h"
+#include "quant/methods/smoothquant.h"
+#include "util/error.h"
+
+namespace llmq {
+
+namespace {
+
+struct CalibrationStats {
+  ImportanceCollector importance;
+  ActivationRangeCollector ranges;
+  KvRangeCollector kv;
+  bool collected = false;
+};
+
+void calibrate(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows, const LowbitScheme& s,
+               CalibrationStats& stats) {
+  if (!s.needs_calibration()) return;
+  if (windows.empty()) fail("{} needs calibration data (no calibration windows)", s.name());
+  Transformer model(std::make_shared<const ModelWeights>(source));
+  CalibrationPass pass(model);
+  pass.add(stats.importance);
+  pass.add(stats.ranges);
+  if (s.kv_fp8) pass.add(stats.kv);
+  pass.run(windows);
+  stats.collected = true;
+}
+
+// Per-channel maxima of a linear input after smoothing (x / s).
+std::vector<float> smoothed_max(const ActivationRange& r, const std::vector<float>* s) {
+  std::vector<float> m = r.max_abs;
+  if (s)
+    for (size_t j = 0; j < m.size(); ++j) m[j] /= (*s)[j];
+  return m;
+}
+
+const std::vector<float>* factors_of(const SmoothingFactors& f, const LinearKey& k) {
+  auto it = f.find(k);
+  return it == f.end() ? nullptr : &it->second;
+}
+
+// max/median of the per-channel maxima of the q/k/v and gate/up inputs, before and after smoothing.
+nlohmann::json outlier_report(const ModelConfig& c, const ActivationRangeCollector& ranges, const SmoothingFactors& f) {
+  nlohmann::json layers = nlohmann::json::array();
+  double worst_before = 0, worst_after = 0;
+  for (int l = 0; l < int(c.n_layers); ++l) {
+    nlohmann::json row = {{"layer", l}};
+    for (LinearSlot slot : {LinearSlot::QKV, LinearSlot::O, LinearSlot::GateUp, LinearSlot::Down}) {
+      const ActivationRange* r = ranges.find({l, slot, -1});
+      if (!r || r->tokens == 0) continue;
+      const double before = max_over_median(r->max_abs);
+      const double after = max_over_median(smoothed_max(*r, factors_of(f, {l, slot, -1})));
+      row[linear_slot_name(slot)] = {{"max_over_median", before}, {"smoothed", after}};
+      if (slot == LinearSlot::QKV || slot == LinearSlot::GateUp) {
+        worst_before = std::max(worst_before, before);
+        worst_after = std::max(worst_after, after);
+      }
+    }
+    layers.push_back(row);
+  }
+  return {{"layers", layers}, {"qkv_gate_up_max_over_median", worst_before}, {"qkv_gate_up_smoothed", worst_after}};
+}
+
+// Static per-tensor activation scales: the largest calibrated magnitude (after smoothing) / the format max.
+void set_static_scales(LowbitModel& m, const ActivationRangeCollector& ranges, const SmoothingFactors& f) {
+  const ModelConfig& c = m.weights->cfg;
+  const float qmax = m.scheme.weights == LowbitWeights::Int8 ? 127.0f : fp::kE4M3Max;
+  LinearInputQuant& in = m.weights->runtime.inputs;
+  in.static_scales.assign(size_t(c.n_layers) * 4, 0.0f);
+  for (const auto& [k, r] : ranges.stats()) {
+    if (r.tokens == 0) continue;
+    const std::vector<float> mx = smoothed_max(r, factors_of(f, k));
+    float& s = in.static_scales[size_t(k.layer) * 4 + size_t(k.slot)];
+    s = std::max(s, *std::max_element(mx.begin(), mx.end()) / qmax);  // experts share their layer's scale
+  }
+  for (float& s : in.static_scales)
+    if (!(s > 0.0f)) s = 1.0f;  // an input no calibration token reached
+}
+
+void set_kv_scales(LowbitModel& m, const KvRangeCollector& kv) {
+  const size_t L = size_t(m.weights->cfg.n_layers);
+  m.k_scale.assign(L, 1.0f);
+  m.v_scale.assign(L, 1.0f);
+  for (size_t l = 0; l < std::min(L, kv.k_max().size()); ++l) {
+    if (kv.k_max()[l] > 0.0f) m.k_scale[l] = kv.k_max()[l] / fp::kE4M3Max;
+    if (kv.v_max()[l] > 0.0f) m.v_scale[l] = kv.v_max()[l] / fp::kE4M3Max;
+  }
+  m.weights->runtime.kv = {true, m.k_scale, m.v_scale};
+  m.report["kv_cache"] = {{"k_scale", m.k_scale}, {"v_scale", m.v_scale}};
+}
+
+// E[x_j^2] of the smoothed input: the original divided by s_j^2.
+std::vector<float> importance_of(const CalibrationStats& st, const SmoothingFactors& f, const LinearKey& k) {
+  if (!st.collected) return {};
+  const ImportanceStats* imp = st.importance.find(k);
+  if (!imp) return {};
+  std::vector<float> v = imp->mean_sq();
+  if (const auto* s = factors_of(f, k))
+    for (size_t j = 0; j < v.size(); ++j) v[j] /= (*s)[j] * (*s)[j];
+  return v;
+}
+
+}  // namespace
+
+LowbitModel quantize_model_lowbit(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,
+                                  const LowbitScheme& scheme, const LinearProgressFn& progress) {
+  LowbitModel m;
+  m.scheme = scheme;
+  m.weights = std::make_shared<ModelWeights>(source);
+  m.weights->runtime = {};
+  std::vector<LayerLinear> linears = model_linears(*m.weights);
+  // Check every width before the long work starts.
+  const int64_t group = scheme.weights == LowbitWeights::Nvfp4 ? fp::kNvfp4GroupSize
+                        : scheme.weights == LowbitWeights::Mxfp4 ? fp::kMxfp4GroupSize : 1;
+  for (const LayerLinear& l : linears)
+    if (l.weight->cols() % group != 0)
+      fail("{}: {} input features are not a multiple of the {} group size {}", l.name, l.weight->cols(), scheme.name(), group);
+
+  CalibrationStats stats;
+  calibrate(source, windows, scheme, stats);
+
+  SmoothingFactors factors;
+  if (scheme.smooth) factors = smooth_model(*m.weights, stats.ranges, {scheme.alpha, scheme.smooth_norms_only});
+  if (stats.collected) m.report["activation_outliers"] = outlier_report(source.cfg, stats.ranges, factors);
+  if (scheme.smooth) m.report["smoothquant"] = {{"alpha", scheme.alpha}, {"smoothed_inputs", factors.size()},
+                                                {"norms_only", scheme.smooth_norms_only}};
+
+  if (scheme.quantizes_activations()) {
+    LinearInputQuant& in = m.weights->runtime.inputs;
+    in.type = scheme.weights == LowbitWeights::Int8 ? ActQuantType::Int8 : ActQuantType::Fp8;
+    in.dynamic = scheme.acts == ActScheme::DynamicPerToken;
+    if (!in.dynamic) set_static_scales(m, stats.ranges, factors);
+  }
+  if (scheme.kv_fp8) set_kv_scales(m, stats.kv);
+
+  int64_t done = 0;
+  for (LayerLinear& l : linears) {
+    const std::vector<float> imp = importance_of(stats, factors, l.key);
+    LowbitLinear q = quantize_lowbit_linear(*l.weight, scheme, imp.empty() ? nullptr : imp.data());
+    if (!m.weights->runtime.inputs.dynamic && scheme.quantizes_activations())
+      q.input_scale = m.weights->runtime.inputs.static_scale(l.key.layer, l.key.slot);
+    *l.weight = q.dequantize();
+    m.linears.emplace(l.name, std::move(q));
+    if (progress) progress(++done, int64_t(linears.size()));
+  }
+  m.report["scheme"] = scheme.name();
+  return m;
+}
+
+}  // namespace llmq

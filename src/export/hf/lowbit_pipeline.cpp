@@ -1,0 +1,77 @@
+#include "export/hf/lowbit_pipeline.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "export/hf/ct_lowbit_writer.h"
+#include "model/model_loader.h"
+#include "tokenizer/tokenizer.h"
+#include "util/atomic_output.h"
+#include "util/error.h"
+
+namespace fs = std::filesystem;
+
+namespace llmq {
+
+nlohmann::json lowbit_outcome_json(const LowbitQuantizeOutcome& r) {
+  nlohmann::json j = r.report;
+  j.update({{"quantized_linears", r.quantized_linears}, {"bytes", r.bytes}, {"source_bytes", r.source_bytes}});
+  j.update({{"calibration_windows", r.calibration_windows}, {"calibration_tokens", r.calibration_tokens}});
+  j.update({{"seconds", r.seconds}, {"warnings", r.warnings}});
+  return j;
+}
+
+std::string default_lowbit_output(const LowbitQuantizeJob& job) {
+  std::string base = fs::path(job.model_dir).lexically_normal().string();
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  return base + "-" + job.scheme.name();
+}
+
+LowbitQuantizeOutcome run_lowbit_quantize(const LowbitQuantizeJob& job_in, const LinearProgressFn& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  LowbitQuantizeJob job = job_in;
+  if (job.output_dir.empty()) job.output_dir = default_lowbit_output(job);
+  ensure_not_same_path(job.output_dir, job.model_dir);
+  if (!fs::is_directory(job.model_dir) || !fs::exists(fs::path(job.model_dir) / "config.json"))
+    throw file_error(job.model_dir, "not a Hugging Face model directory (no config.json)");
+  if (!(job.scheme.alpha >= 0.0f && job.scheme.alpha <= 1.0f)) fail("--alpha must lie in [0, 1], got {}", job.scheme.alpha);
+
+  // Find the calibration text before loading anything.
+  std::string calib_path = job.calibration_path;
+  if (job.scheme.needs_calibration() && calib_path.empty()) {
+    const auto def = default_calibration_path(job.model_dir);
+    if (!def) fail("{} needs calibration text: pass --calibration FILE", job.scheme.name());
+    calib_path = *def;
+  }
+
+  LoadedModel m = load_hf_model(job.model_dir);
+  LowbitQuantizeOutcome out;
+  std::vector<std::vector<int32_t>> windows;
+  if (job.scheme.needs_calibration()) {
+    const CalibrationText text = read_calibration_text(calib_path);
+    CalibrationWindows cw = select_windows(m.tokenizer->encode(text.text, false), job.windows);
+    if (cw.windows.empty()) throw file_error(calib_path, "calibration text yields no tokens");
+    if (cw.fewer_than_requested())
+      out.warnings.push_back(fmt::format("{}: only {} windows of {} tokens available (asked for {})", calib_path,
+                                         cw.windows.size(), job.windows.ctx, job.windows.samples));
+    out.calibration_windows = int64_t(cw.windows.size());
+    out.calibration_tokens = cw.tokens();
+    windows = std::move(cw.windows);
+  }
+
+  LowbitModel qm = quantize_model_lowbit(*m.weights, windows, job.scheme, progress);
+  round_unquantized_to_bf16(qm);
+  const HfQuantWriteResult wr = write_lowbit_checkpoint(qm, job.model_dir, job.output_dir);
+
+  out.output_dir = wr.dir;
+  out.quantized_linears = wr.quantized_linears;
+  out.bytes = wr.bytes;
+  out.source_bytes = m.file_bytes;
+  out.report = qm.report;
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+}  // namespace llmq
