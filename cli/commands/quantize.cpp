@@ -76,6 +76,7 @@ nlohmann::json result_json(const GgufExportResult& r) {
           {"file_bytes", r.file_bytes},
           {"source_bytes", r.source_bytes},
           {"bits_per_weight", r.bpw()},
+          {"needs_imatrix", r.needs_importance},
           {"seconds", r.seconds},
           {"mb_per_second", r.seconds > 0 && !r.dry_run ? mb / r.seconds : 0.0},
           {"tensors", tensors}};
@@ -88,6 +89,8 @@ void print_text(const GgufExportResult& r) {
                  ggml::type_name(t.type), double(t.bytes) / 1048576.0, t.bpw(), t.note.empty() ? "" : "  (" + t.note + ")");
     fmt::print("dry run: {} tensors, {} parameters, {:.2f} MiB of tensor data ({:.2f} bits/weight); nothing written\n",
                r.tensors.size(), r.n_elements, double(r.tensor_bytes) / 1048576.0, r.bpw());
+    if (r.needs_importance)
+      fmt::print("note: writing this file needs --imatrix (make one with `llm-quantize analyze {}`)\n", r.model_dir);
     return;
   }
   fmt::print("wrote {} ({}): {:.2f} MiB, {:.2f} bits/weight, {} tensors, {:.1f} s ({:.1f} MB/s of checkpoint)\n",

@@ -24,6 +24,8 @@
 #include "gguf_export/gguf_export_support.h"
 
 using namespace llmq;
+using test::layer_of;
+using test::plan_by_name;
 using ggml::GgmlType;
 using T = GgmlType;
 
@@ -53,23 +55,9 @@ Expected expected_4_layers(GgufPreset p) {
     case GgufPreset::F16: return {T::F16, T::F16, {T::F16, T::F16, T::F16, T::F16}, {T::F16, T::F16, T::F16, T::F16}, T::F16};
     case GgufPreset::BF16: return {T::BF16, T::BF16, {T::BF16, T::BF16, T::BF16, T::BF16}, {T::BF16, T::BF16, T::BF16, T::BF16}, T::BF16};
     case GgufPreset::F32: return {T::F32, T::F32, {T::F32, T::F32, T::F32, T::F32}, {T::F32, T::F32, T::F32, T::F32}, T::F32};
+    default: break;  // i-quant and ternary presets: iq_type_plan_test.cpp
   }
   return {};
-}
-
-std::map<std::string, T> plan_by_name(const ModelConfig& cfg, const GgufQuantOptions& opt,
-                                      T source = T::BF16) {
-  const auto layout = gguf_tensor_layout(cfg);
-  const auto plan = plan_tensor_types(cfg, layout, opt, source);
-  std::map<std::string, T> m;
-  for (size_t i = 0; i < layout.size(); ++i) m[layout[i].name] = plan[i].type;
-  return m;
-}
-
-int layer_of(const std::string& name) {
-  std::smatch m;
-  static const std::regex re(R"(^blk\.(\d+)\.)");
-  return std::regex_search(name, m, re) ? std::stoi(m[1]) : -1;
 }
 
 // Checks every tensor of a 4-layer fixture against the table.
@@ -97,7 +85,10 @@ class PresetPlan : public ::testing::TestWithParam<GgufPreset> {};
 TEST_P(PresetPlan, TinyLlama) { check_4_layer_plan("tiny-llama", GetParam()); }
 TEST_P(PresetPlan, TinyQwen3Moe) { check_4_layer_plan("tiny-qwen3moe", GetParam()); }
 
-INSTANTIATE_TEST_SUITE_P(AllPresets, PresetPlan, ::testing::ValuesIn(all_presets()),
+// The legacy, k-quant and float presets; the i-quant and ternary ones are in iq_type_plan_test.cpp.
+const std::vector<GgufPreset> kKQuantPresets(all_presets().begin(), all_presets().begin() + 17);
+
+INSTANTIATE_TEST_SUITE_P(AllPresets, PresetPlan, ::testing::ValuesIn(kKQuantPresets),
                          [](const auto& info) { return std::string(preset_info(info.param).name); });
 
 TEST(TypePlan, LayoutNamesAndShapes) {
@@ -244,5 +235,11 @@ TEST(TypePlan, PresetNames) {
   EXPECT_EQ(preset_info(GgufPreset::Q4_K_M).file_type, 15u);
   EXPECT_EQ(preset_info(GgufPreset::Q8_0).file_type, 7u);
   EXPECT_EQ(preset_info(GgufPreset::BF16).file_type, 32u);
-  EXPECT_EQ(all_presets().size(), 17u);
+  EXPECT_EQ(all_presets().size(), 31u);
+  EXPECT_EQ(preset_from_name("ternary"), GgufPreset::TQ1_0);
+  EXPECT_EQ(preset_from_name("iq2_xxs"), GgufPreset::IQ2_XXS);
+  EXPECT_EQ(preset_info(GgufPreset::IQ2_XXS).file_type, 19u);
+  EXPECT_EQ(preset_info(GgufPreset::IQ1_M).file_type, 31u);
+  EXPECT_EQ(preset_info(GgufPreset::TQ2_0).file_type, 37u);
+  EXPECT_NE(preset_names().find("TERNARY (= TQ1_0)"), std::string::npos);
 }

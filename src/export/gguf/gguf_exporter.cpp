@@ -80,6 +80,24 @@ void encode_tensor(const GgufTensorSpec& spec, GgmlType type, bool quantizable, 
   }
 }
 
+// llama-quantize refuses the coarsest types without importance data for
+// every tensor they apply to; so do we, before writing anything.
+void check_importance(const std::string& model_dir, const std::vector<GgufTensorSpec>& layout,
+                      const std::vector<TensorTypeChoice>& plan, const ImportanceLookup& importance, GgufPreset preset) {
+  for (size_t i = 0; i < layout.size(); ++i) {
+    if (!plan[i].needs_importance) continue;
+    const std::string type = ggml::type_name(plan[i].type);
+    if (!importance)
+      fail("-q {}: tensor {} would be {}, which needs an importance matrix (the result is garbage without one); "
+           "make one with `llm-quantize analyze {} -o model.imatrix` and pass --imatrix model.imatrix",
+           preset_info(preset).name, layout[i].name, type, model_dir);
+    for (int64_t e = 0; e < layout[i].n_experts(); ++e)
+      if (!importance(layout[i].name, layout[i].is_stacked() ? int(e) : -1))
+        fail("the importance matrix has no entry for {}, which {} needs (was it made for another model?)",
+             layout[i].name, type);
+  }
+}
+
 }  // namespace
 
 std::string default_gguf_output_path(const std::string& model_dir, GgufPreset preset) {
@@ -105,6 +123,7 @@ GgufExportResult export_gguf(const std::string& model_dir, const GgufExportOptio
   result.preset = quant.preset;
   result.dry_run = opt.dry_run;
   result.source_bytes = ckpt.total_bytes();
+  for (const TensorTypeChoice& c : plan) result.needs_importance |= c.needs_importance;
   for (size_t i = 0; i < layout.size(); ++i) {
     GgufTensorResult t;
     t.name = layout[i].name;
@@ -126,6 +145,7 @@ GgufExportResult export_gguf(const std::string& model_dir, const GgufExportOptio
     return result;
   }
 
+  check_importance(model_dir, layout, plan, opt.importance, quant.preset);
   if (opt.output.empty()) fail("no output path given for the GGUF file");
   protect_input(opt.output, ckpt);
   const std::unique_ptr<Tokenizer> tokenizer = Tokenizer::load(model_dir);

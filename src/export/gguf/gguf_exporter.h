@@ -56,6 +56,9 @@ struct GgufExportResult {
   size_t file_bytes = 0;         // size of the written file (0 for a dry run)
   size_t source_bytes = 0;       // tensor bytes of the checkpoint
   double seconds = 0;
+  // Some tensor's type needs an importance matrix (writing fails without
+  // one; a dry run only reports it).
+  bool needs_importance = false;
   double bpw() const { return n_elements ? double(tensor_bytes) * 8.0 / double(n_elements) : 0.0; }
 };
 
@@ -64,7 +67,9 @@ struct GgufExportResult {
 using GgufExportProgress = std::function<void(size_t index, size_t total, const GgufTensorResult& tensor)>;
 
 // Throws llmq::Error for unreadable input, an output path that is the input
-// (or one of its files), unsupported shapes, or write failures.
+// (or one of its files), unsupported shapes, a type that needs importance
+// data the options lack (checked before anything is written), or write
+// failures.
 GgufExportResult export_gguf(const std::string& model_dir, const GgufExportOptions& opt,
                              const GgufExportProgress& progress = {});
 

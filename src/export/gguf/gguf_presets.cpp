@@ -21,6 +21,13 @@ constexpr GgufPresetInfo kPresets[] = {
     {GgufPreset::Q6_K, "Q6_K", 18, GgmlType::Q6_K},     {GgufPreset::Q8_0, "Q8_0", 7, GgmlType::Q8_0},
     {GgufPreset::F16, "F16", 1, GgmlType::F16},         {GgufPreset::BF16, "BF16", 32, GgmlType::BF16},
     {GgufPreset::F32, "F32", 0, GgmlType::F32},
+    {GgufPreset::IQ1_S, "IQ1_S", 24, GgmlType::IQ1_S},       {GgufPreset::IQ1_M, "IQ1_M", 31, GgmlType::IQ1_M},
+    {GgufPreset::IQ2_XXS, "IQ2_XXS", 19, GgmlType::IQ2_XXS}, {GgufPreset::IQ2_XS, "IQ2_XS", 20, GgmlType::IQ2_XS},
+    {GgufPreset::IQ2_S, "IQ2_S", 28, GgmlType::IQ2_XS},      {GgufPreset::IQ2_M, "IQ2_M", 29, GgmlType::IQ2_S},
+    {GgufPreset::IQ3_XXS, "IQ3_XXS", 23, GgmlType::IQ3_XXS}, {GgufPreset::IQ3_XS, "IQ3_XS", 22, GgmlType::IQ3_S},
+    {GgufPreset::IQ3_S, "IQ3_S", 26, GgmlType::IQ3_S},       {GgufPreset::IQ3_M, "IQ3_M", 27, GgmlType::IQ3_S},
+    {GgufPreset::IQ4_NL, "IQ4_NL", 25, GgmlType::IQ4_NL},    {GgufPreset::IQ4_XS, "IQ4_XS", 30, GgmlType::IQ4_XS},
+    {GgufPreset::TQ1_0, "TQ1_0", 36, GgmlType::TQ1_0},       {GgufPreset::TQ2_0, "TQ2_0", 37, GgmlType::TQ2_0},
 };
 
 std::string upper(std::string_view s) {
@@ -38,6 +45,7 @@ const GgufPresetInfo& preset_info(GgufPreset p) {
 
 std::optional<GgufPreset> preset_from_name(std::string_view name) {
   const std::string u = upper(name);
+  if (u == "TERNARY") return GgufPreset::TQ1_0;
   for (const auto& info : kPresets)
     if (u == info.name) return info.preset;
   return std::nullopt;
@@ -55,9 +63,19 @@ const std::vector<GgufPreset>& all_presets() {
 std::string preset_names() {
   std::string s;
   for (const auto& info : kPresets) s += (s.empty() ? "" : ", ") + std::string(info.name);
-  return s;
+  return s + ", TERNARY (= TQ1_0)";
 }
 
 bool preset_is_float(GgufPreset p) { return p == GgufPreset::F16 || p == GgufPreset::BF16 || p == GgufPreset::F32; }
+
+bool type_needs_importance(GgmlType t) {
+  switch (t) {
+    case GgmlType::IQ1_S: case GgmlType::IQ1_M: case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS: case GgmlType::IQ2_S:
+    case GgmlType::IQ3_XXS:
+      return true;
+    default:
+      return false;
+  }
+}
 
 }  // namespace llmq

@@ -1,6 +1,7 @@
 #include "export/gguf/gguf_type_plan.h"
 
 #include <algorithm>
+#include <iterator>
 #include <cstdio>
 #include <numeric>
 #include <regex>
@@ -153,14 +154,26 @@ class TypePlanner {
     if (cat == Category::Output || (tied_ && cat == Category::TokenEmbd)) {
       if (opt_.output_tensor_type) return *opt_.output_tensor_type;
       if (s.ne[0] % ggml::block_size(t) != 0) return GgmlType::Q8_0;
+      if (is_two_bit_or_less(p) || p == P::IQ3_XXS) return GgmlType::Q5_K;
       return t != GgmlType::Q8_0 ? GgmlType::Q6_K : t;
     }
+    if (cat == Category::TokenEmbd) {  // untied
+      if (p == P::IQ2_XXS || p == P::IQ2_XS || p == P::IQ1_S || p == P::IQ1_M) return GgmlType::Q2_K;
+      if (p == P::IQ2_S || p == P::IQ2_M || p == P::IQ3_XXS) return GgmlType::IQ3_S;
+      if (p == P::TQ1_0 || p == P::TQ2_0) return GgmlType::Q4_K;
+      return t;
+    }
+    if (is_two_bit_or_less(p)) return two_bit_rule(t, cat);
     switch (cat) {
       case Category::AttnV: {
         const int i = i_attention_wv_;
         if (p == P::Q2_K) t = n_gqa >= 4 ? GgmlType::Q4_K : GgmlType::Q3_K;
+        else if (p == P::IQ3_XXS) t = n_gqa >= 4 ? GgmlType::Q4_K : opt_.has_imatrix ? GgmlType::IQ3_XXS : GgmlType::IQ3_S;
+        else if ((p == P::IQ3_XS || p == P::IQ3_S) && n_gqa >= 4) t = GgmlType::Q4_K;
+        else if (p == P::IQ3_M) t = GgmlType::Q4_K;
         else if (p == P::Q3_K_M) t = i < 2 ? GgmlType::Q5_K : GgmlType::Q4_K;
         else if (p == P::Q3_K_L) t = GgmlType::Q5_K;
+        else if ((p == P::IQ4_NL || p == P::IQ4_XS) && n_gqa >= 4) t = GgmlType::Q5_K;
         else if ((p == P::Q4_K_M || p == P::Q5_K_M) && use_more_bits(i, n_attention_wv_)) t = GgmlType::Q6_K;
         else if (p == P::Q4_K_S && i < 4) t = GgmlType::Q5_K;
         if (is_70b_class(cfg_) && (t == GgmlType::Q3_K || t == GgmlType::Q4_K)) t = GgmlType::Q5_K;
@@ -170,13 +183,22 @@ class TypePlanner {
       }
       case Category::AttnK:
         if (eight_experts) t = GgmlType::Q8_0;
+        else if (p == P::IQ3_XS) t = GgmlType::IQ3_XXS;
+        else if (p == P::IQ3_XXS) t = GgmlType::IQ2_S;
+        break;
+      case Category::AttnQ:
+        if (p == P::IQ3_XS) t = GgmlType::IQ3_XXS;
+        else if (p == P::IQ3_XXS) t = GgmlType::IQ2_S;
         break;
       case Category::FfnDown: {
         auto [i, n] = layer_info(i_ffn_down_, s.name);
         if (p == P::Q2_K) t = GgmlType::Q3_K;
+        else if (p == P::IQ3_XXS && !opt_.has_imatrix) t = i < n / 8 ? GgmlType::Q4_K : GgmlType::Q3_K;
         else if (p == P::Q3_K_M) t = i < n / 16 ? GgmlType::Q5_K : GgmlType::Q4_K;
+        else if (p == P::IQ3_M && (i < n / 8 || (eight_experts && use_more_bits(i, n)))) t = GgmlType::Q4_K;
         else if (p == P::Q3_K_L) t = GgmlType::Q5_K;
         else if (p == P::Q4_K_M) { if (use_more_bits(i, n)) t = GgmlType::Q6_K; }
+        else if (i < n / 8 && (p == P::IQ4_NL || p == P::IQ4_XS) && !opt_.has_imatrix) t = GgmlType::Q5_K;
         else if (p == P::Q5_K_M && use_more_bits(i, n)) t = GgmlType::Q6_K;
         else if (p == P::Q4_K_S && i < n / 8) t = GgmlType::Q5_K;
         else if ((p == P::Q4_0 || p == P::Q5_0) && opt_.has_imatrix && i < n / 8)
@@ -186,18 +208,55 @@ class TypePlanner {
       }
       case Category::AttnOutput:
         if (eight_experts) {
-          if (p == P::Q2_K || p == P::Q3_K_S || p == P::Q3_K_M || p == P::Q4_K_S || p == P::Q4_K_M) t = GgmlType::Q5_K;
+          static constexpr P kBumped[] = {P::Q2_K,   P::IQ3_XS, P::IQ3_XXS, P::Q3_K_S, P::Q3_K_M, P::IQ4_NL,
+                                          P::Q4_K_S, P::Q4_K_M, P::IQ3_S,   P::IQ3_M,  P::IQ4_XS};
+          if (std::find(std::begin(kBumped), std::end(kBumped), p) != std::end(kBumped)) t = GgmlType::Q5_K;
         } else {
           if (p == P::Q2_K) t = GgmlType::Q3_K;
+          else if (p == P::IQ3_XXS) t = GgmlType::IQ3_S;
           else if (p == P::Q3_K_M) t = GgmlType::Q4_K;
           else if (p == P::Q3_K_L) t = GgmlType::Q5_K;
+          else if (p == P::IQ3_M) t = GgmlType::Q4_K;
         }
         break;
       case Category::FfnGate:
-        layer_info(i_ffn_gate_++, s.name);  // no rule for our presets; checks the name as llama.cpp does
+      case Category::FfnUp: {
+        // IQ3_XS keeps its first and last eighth of layers at IQ3_S, the rest IQ3_XXS.
+        auto [i, n] = layer_info(cat == Category::FfnGate ? i_ffn_gate_++ : i_ffn_up_++, s.name);
+        if (p == P::IQ3_XS && i >= n / 8 && i < 7 * n / 8) t = GgmlType::IQ3_XXS;
         break;
-      case Category::FfnUp:
-        layer_info(i_ffn_up_++, s.name);
+      }
+      default:
+        break;
+    }
+    return t;
+  }
+
+  // The presets of about 2 bits or less share one set of rules.
+  static bool is_two_bit_or_less(P p) {
+    return p == P::IQ2_XXS || p == P::IQ2_XS || p == P::IQ1_S || p == P::IQ2_S || p == P::IQ2_M || p == P::IQ1_M;
+  }
+  GgmlType two_bit_rule(GgmlType t, Category cat) {
+    const P p = opt_.preset;
+    const bool s_or_m = p == P::IQ2_S || p == P::IQ2_M;  // their sensitive tensors get IQ3_S, the others Q2_K
+    switch (cat) {
+      case Category::AttnV:
+        if (cfg_.n_heads / std::max<int64_t>(1, cfg_.n_kv_heads) >= 4 || cfg_.n_experts >= 4) t = GgmlType::Q4_K;
+        else t = s_or_m ? GgmlType::IQ3_S : GgmlType::Q2_K;
+        ++i_attention_wv_;
+        break;
+      case Category::AttnK:
+        if (cfg_.n_experts == 8) t = GgmlType::Q4_K;
+        break;
+      case Category::FfnDown:
+        // llama.cpp counts ffn_down tensors here rather than parsing the layer.
+        if (i_ffn_down_ < n_layers_ / 8) t = s_or_m ? GgmlType::IQ3_S : GgmlType::Q2_K;
+        ++i_ffn_down_;
+        break;
+      case Category::AttnOutput:
+        if (cfg_.n_experts == 8) t = GgmlType::Q5_K;
+        else if (p == P::IQ1_S || p == P::IQ1_M) t = GgmlType::IQ2_XXS;
+        else if (s_or_m) t = GgmlType::IQ3_S;
         break;
       default:
         break;
@@ -211,7 +270,9 @@ class TypePlanner {
     if (ncols % ggml::block_size(t) == 0) return t;
     GgmlType r;
     switch (t) {
-      case GgmlType::Q2_K: case GgmlType::Q3_K: r = GgmlType::Q4_0; break;
+      case GgmlType::IQ1_S: case GgmlType::IQ1_M: case GgmlType::IQ2_XXS: case GgmlType::IQ2_XS: case GgmlType::IQ2_S:
+      case GgmlType::IQ3_XXS: case GgmlType::IQ3_S: case GgmlType::IQ4_XS: r = GgmlType::IQ4_NL; break;
+      case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::TQ1_0: case GgmlType::TQ2_0: r = GgmlType::Q4_0; break;
       case GgmlType::Q4_K: r = GgmlType::Q5_0; break;
       case GgmlType::Q5_K: r = GgmlType::Q5_1; break;
       case GgmlType::Q6_K: r = GgmlType::Q8_0; break;
@@ -252,6 +313,11 @@ std::vector<TensorTypeChoice> plan_tensor_types(const ModelConfig& cfg, const st
   TypePlanner planner(cfg, layout, opt, source_type);
   std::vector<TensorTypeChoice> out(layout.size());
   for (size_t i : llama_quantize_order(layout)) out[i] = planner.choose(layout[i]);
+  for (size_t i = 0; i < layout.size(); ++i) {
+    const Category cat = category_of(layout[i].name);
+    out[i].needs_importance = out[i].quantizable && type_needs_importance(out[i].type) &&
+                              cat != Category::TokenEmbd && cat != Category::Output;
+  }
   return out;
 }
 

@@ -11,9 +11,14 @@
 //     first and last eighth of the layers and every third in between), per
 //     preset; attn_output gets more for Q2_K/Q3_K_M/Q3_K_L; models with 8
 //     experts (Mixtral) get Q8_0 attn_k/attn_v;
+//   - the i-quant and ternary presets have their own rules: below 2.5 bpw
+//     (IQ1_S/M, IQ2_XXS/XS/S/M) output Q5_K, token_embd Q2_K or IQ3_S,
+//     attn_v/attn_output/the first eighth of ffn_down a step up; IQ3_XXS and
+//     IQ3_XS lower attn_q/attn_k, IQ3_M raises attn_v/attn_output, and so on
+//     (see mixture_rule);
 //   - a row length that is not a multiple of the type's block size falls
-//     back (Q2_K/Q3_K -> Q4_0, Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0,
-//     and F16 when even that does not fit).
+//     back (IQ* -> IQ4_NL, Q2_K/Q3_K/TQ1_0/TQ2_0 -> Q4_0, Q4_K -> Q5_0,
+//     Q5_K -> Q5_1, Q6_K -> Q8_0, and F16 when even that does not fit).
 // Float presets (F16/BF16/F32) store every quantizable tensor in that type.
 #include <optional>
 #include <string>
@@ -36,13 +41,16 @@ struct GgufQuantOptions {
   std::vector<std::pair<std::string, ggml::GgmlType>> tensor_types;
   bool pure = false;                 // --pure: the preset's type everywhere (bar fallbacks)
   bool leave_output_tensor = false;  // --leave-output-tensor: output.weight is not quantized
-  bool has_imatrix = false;          // changes a few Q4_0/Q5_0 ffn_down choices
+  bool has_imatrix = false;          // changes a few Q4_0/Q5_0, IQ3_XXS and IQ4 choices
 };
 
 struct TensorTypeChoice {
   ggml::GgmlType type = ggml::GgmlType::F32;
   bool quantizable = false;  // false: kept in its source float type (norms, router, ...)
   std::string note;          // why it differs from the preset's type, "" otherwise
+  // The type is too coarse to write without an importance matrix (as
+  // llama-quantize decides: type_needs_importance, token_embd/output exempt).
+  bool needs_importance = false;
 };
 
 // One choice per layout entry, same order. `source_type` is the float type

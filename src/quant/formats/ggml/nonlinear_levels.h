@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -81,12 +82,10 @@ class LevelTable {
   // Walks the breakpoints for scales of the given sign (x is read as sign*x);
   // returns the best positive scale and its gain Sxq^2/Sqq.
   void scan(const float* x, const float* w, int n, float sign, float& best_s, float& best_gain) const {
-    struct Event {
-      float t;  // 1/s at which value i moves one level
-      int i;
-      int step;  // +1 or -1
-    };
-    Event events[32 * kMaxLevels];
+    // An event is "at 1/s = t, value i moves one level up (or down)", packed
+    // as t's bits (positive floats order like their bits) above i and the
+    // direction, so that a plain integer sort orders them.
+    uint64_t events[32 * kMaxLevels];
     int ne = 0;
     double sxq = 0, sqq = 0;
     const float v0 = v_[zero_];
@@ -94,12 +93,17 @@ class LevelTable {
       const float xi = sign * x[i];
       sxq += double(w[i]) * xi * v0;
       sqq += double(w[i]) * v0 * v0;
+      auto event = [&](float t, bool up) {
+        uint32_t bits;
+        std::memcpy(&bits, &t, 4);
+        events[ne++] = uint64_t(bits) << 32 | uint32_t(i) << 1 | uint32_t(up);
+      };
       if (xi > 0)
-        for (int k = zero_; k + 1 < n_; ++k) events[ne++] = {mid_[k] / xi, i, +1};
+        for (int k = zero_; k + 1 < n_; ++k) event(mid_[k] / xi, true);
       else if (xi < 0)
-        for (int k = zero_; k > 0; --k) events[ne++] = {mid_[k - 1] / xi, i, -1};
+        for (int k = zero_; k > 0; --k) event(mid_[k - 1] / xi, false);
     }
-    std::sort(events, events + ne, [](const Event& a, const Event& b) { return a.t < b.t; });
+    std::sort(events, events + ne);
     best_s = 0, best_gain = 0;
     auto consider = [&] {
       if (sxq > 0 && sqq > 0 && sxq * sxq > double(best_gain) * sqq) {
@@ -111,13 +115,14 @@ class LevelTable {
     int level[32];
     std::fill(level, level + n, zero_);
     for (int e = 0; e < ne; ++e) {
-      const int i = events[e].i;
+      const int i = int((events[e] >> 1) & 0x7fffffff);
+      const int step = events[e] & 1 ? 1 : -1;
       const float xi = sign * x[i];
-      const float from = v_[level[i]], to = v_[level[i] + events[e].step];
-      level[i] += events[e].step;
+      const float from = v_[level[i]], to = v_[level[i] + step];
+      level[i] += step;
       sxq += double(w[i]) * xi * (to - from);
       sqq += double(w[i]) * (to * to - from * from);
-      if (e + 1 == ne || events[e + 1].t > events[e].t) consider();  // after all moves at this scale
+      if (e + 1 == ne || (events[e + 1] >> 32) != (events[e] >> 32)) consider();  // after all moves at this scale
     }
   }
 
