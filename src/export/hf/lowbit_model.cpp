@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -53,6 +54,20 @@ const std::vector<float>* factors_of(const SmoothingFactors& f, const LinearKey&
   return it == f.end() ? nullptr : &it->second;
 }
 
+// Per-channel maxima of a layer's input: the dense one, or over all experts
+// for an MoE gate/up input (one norm feeds them all).
+std::optional<ActivationRange> layer_input_range(const ActivationRangeCollector& ranges, int l, LinearSlot slot) {
+  if (const ActivationRange* r = ranges.find({l, slot, -1})) return r->tokens > 0 ? std::optional(*r) : std::nullopt;
+  if (slot != LinearSlot::GateUp) return std::nullopt;  // MoE down inputs differ per expert
+  std::optional<ActivationRange> all;
+  for (const auto& [k, r] : ranges.stats()) {
+    if (k.layer != l || k.slot != slot || r.tokens == 0) continue;
+    if (!all) all = r;
+    for (size_t j = 0; j < r.max_abs.size(); ++j) all->max_abs[j] = std::max(all->max_abs[j], r.max_abs[j]);
+  }
+  return all;
+}
+
 // max/median of the per-channel maxima of the q/k/v and gate/up inputs, before and after smoothing.
 nlohmann::json outlier_report(const ModelConfig& c, const ActivationRangeCollector& ranges, const SmoothingFactors& f) {
   nlohmann::json layers = nlohmann::json::array();
@@ -60,8 +75,8 @@ nlohmann::json outlier_report(const ModelConfig& c, const ActivationRangeCollect
   for (int l = 0; l < int(c.n_layers); ++l) {
     nlohmann::json row = {{"layer", l}};
     for (LinearSlot slot : {LinearSlot::QKV, LinearSlot::O, LinearSlot::GateUp, LinearSlot::Down}) {
-      const ActivationRange* r = ranges.find({l, slot, -1});
-      if (!r || r->tokens == 0) continue;
+      const std::optional<ActivationRange> r = layer_input_range(ranges, l, slot);
+      if (!r) continue;
       const double before = max_over_median(r->max_abs);
       const double after = max_over_median(smoothed_max(*r, factors_of(f, {l, slot, -1})));
       row[linear_slot_name(slot)] = {{"max_over_median", before}, {"smoothed", after}};
