@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "../cli_common.h"
+#include "quantize_coherence.h"
 #include "quantize_hf.h"
 #include "quantize_lowbit.h"
 #include "calibration/imatrix_file.h"
@@ -124,6 +125,8 @@ void register_quantize(CLI::App& app) {
   cmd->add_option("--imatrix", a->imatrix, "Importance matrix file (llama.cpp imatrix)");
   cmd->add_option("--name", a->name, "general.name (default: the model directory's name)");
   cmd->add_flag("--dry-run", a->dry_run, "Print each tensor's type, size and bits per weight; write nothing");
+  auto coherence = std::make_shared<CoherenceArgs>();
+  add_coherence_options(cmd, *coherence);
   // -q is the type here, so the common options are added without their -q short form.
   cmd->add_option("--format", opts->format, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   cmd->add_option("-t,--threads", opts->threads, "Threads (0 = all cores)")->capture_default_str();
@@ -166,11 +169,16 @@ void register_quantize(CLI::App& app) {
       per_tensor->update(1, fmt::format("{} {}", t.name, ggml::type_name(t.type)));
     });
     if (per_tensor) per_tensor->finish();
+    const auto coherent = a->dry_run ? std::nullopt : run_coherence_check(*coherence, a->model, eo.output);
     if (opts->json()) {
-      print_json(result_json(r));
-      return;
+      nlohmann::json j = result_json(r);
+      if (coherent) j["coherence"] = coherence_json(*coherent);
+      print_json(j);
+    } else {
+      print_text(r);
+      if (coherent) print_coherence(*coherent);
     }
-    print_text(r);
+    if (coherent) enforce_coherence(*coherent, eo.output);
   });
 }
 
