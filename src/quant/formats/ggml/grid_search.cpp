@@ -186,10 +186,10 @@ void GridSearch::shortlist(int j, float s) {
   constexpr int kSample = 64, kChunk = 16;
   const int stride = n_ / kSample;
   const int rank = std::max(1, (short_n_ / 2) / stride) - 1;
-  for (size_t v = 0; v < f_.variants.size(); ++v)
+  for (int v = first_variant(j, true); v <= last_variant(j, true); ++v)
     for (int gi = 0; gi < groups_; ++gi)
       for (int kind = 0; kind < kinds_; ++kind) {
-        const Table all = table(j, int(v), gi, Kind(kind), false);
+        const Table all = table(j, v, gi, Kind(kind), false);
         float* val = scratch_;
 #pragma omp simd
         for (int g = 0; g < n_; ++g) val[g] = s * all.B[g] - all.C[g];
@@ -215,28 +215,31 @@ void GridSearch::shortlist(int j, float s) {
       }
 }
 
-float GridSearch::cost(int j, float s, bool shortlist) const {
+float GridSearch::variant_cost(int j, int v, float s, bool shortlist) const {
   const int per_unit = groups_ / units_;  // 1 (groups of 8) or 2 (groups of 4)
-  auto best_of = [&](int v, int gi, Kind kind) {
+  auto best_of = [&](int gi, Kind kind) {
     const Table t = table(j, v, gi, kind, shortlist);
     return min_line(t.B, t.C, t.n, s);
   };
-  float best = INFINITY;
-  for (int v = 0; v < int(f_.variants.size()); ++v) {
-    float total = 0;
-    for (int u = 0; u < units_; ++u) {
-      const bool odd = odd_[j][u];
-      if (per_unit == 1) {
-        total += best_of(v, u, odd ? kFlipped : kPlain);
-        continue;
-      }
-      const float ma = best_of(v, 2 * u, kPlain), mb = best_of(v, 2 * u + 1, kPlain);
-      // With an odd count one of the two groups takes the flip.
-      total += odd ? std::min(best_of(v, 2 * u, kFlipped) + mb, ma + best_of(v, 2 * u + 1, kFlipped)) : ma + mb;
+  float total = 0;
+  for (int u = 0; u < units_; ++u) {
+    const bool odd = odd_[j][u];
+    if (per_unit == 1) {
+      total += best_of(u, odd ? kFlipped : kPlain);
+      continue;
     }
-    best = std::min(best, total);
+    const float ma = best_of(2 * u, kPlain), mb = best_of(2 * u + 1, kPlain);
+    // With an odd count one of the two groups takes the flip.
+    total += odd ? std::min(best_of(2 * u, kFlipped) + mb, ma + best_of(2 * u + 1, kFlipped)) : ma + mb;
   }
-  return s * best;
+  return s * total;
+}
+
+float GridSearch::cost(int j, float s, bool shortlist) const {
+  float best = INFINITY;
+  for (int v = first_variant(j, shortlist); v <= last_variant(j, shortlist); ++v)
+    best = std::min(best, variant_cost(j, v, s, shortlist));
+  return best;
 }
 
 void GridSearch::choose(int j, float s, bool shortlist, SubBlockChoice& c, double& sum_b, double& sum_c) const {
@@ -244,7 +247,7 @@ void GridSearch::choose(int j, float s, bool shortlist, SubBlockChoice& c, doubl
   const float* w = w_ + j * f_.sub_size;
   const int per_unit = groups_ / units_;
   float best_total = INFINITY;
-  for (int v = 0; v < int(f_.variants.size()); ++v) {
+  for (int v = first_variant(j, shortlist); v <= last_variant(j, shortlist); ++v) {
     SubBlockChoice trial;
     trial.variant = v;
     double tb = 0, tc = 0;
@@ -317,7 +320,17 @@ float GridSearch::ideal_scale(int j) {
       probe(best_s / kEffort.coarse_ratio);
       if (!(best < before)) break;
     }
-  // Fine scan and refits on the points that do best near the coarse optimum.
+  // Fine scan and refits on the points that do best near the coarse optimum,
+  // of the variant that does best there (the other is looked at again for
+  // the final choice).
+  kept_variant_[j] = -1;
+  if (f_.variants.size() > 1) {
+    float least = INFINITY;
+    for (int v = 0; v < int(f_.variants.size()); ++v) {
+      const float c = variant_cost(j, v, best_s, false);
+      if (c < least) least = c, kept_variant_[j] = v;
+    }
+  }
   shortlist(j, best_s);
   best = cost(j, best_s, true);
   const float centre = best_s;

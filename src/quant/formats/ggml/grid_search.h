@@ -81,8 +81,15 @@ class GridSearch {
   Table table(int j, int v, int group, Kind kind, bool shortlist) const;
   void build(int j);
   void shortlist(int j, float s);
-  // Error of sub-block j at scale s, less its constant sum w x^2.
+  // Error of sub-block j at scale s, less its constant sum w x^2 (best
+  // variant, or variant v).
   float cost(int j, float s, bool shortlist) const;
+  float variant_cost(int j, int v, float s, bool shortlist) const;
+  // Variants a search looks at: all on the whole grid, the kept one on a shortlist.
+  int first_variant(int j, bool shortlist) const { return shortlist && kept_variant_[j] >= 0 ? kept_variant_[j] : 0; }
+  int last_variant(int j, bool shortlist) const {
+    return shortlist && kept_variant_[j] >= 0 ? kept_variant_[j] : int(f_.variants.size()) - 1;
+  }
   // The best variant, points and signs at scale s; sum_b/sum_c: B and C of the choice.
   void choose(int j, float s, bool shortlist, SubBlockChoice& c, double& sum_b, double& sum_c) const;
   float ideal_scale(int j);
@@ -102,6 +109,7 @@ class GridSearch {
   const float* x_ = nullptr;
   const float* w_ = nullptr;
   bool odd_[16][4] = {};  // per sub-block and 8-value unit: odd number of negative values
+  int kept_variant_[16] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
   float* full_ = nullptr;     // [j][v][group][B, C, C flipped][n]
   float* short_ = nullptr;    // [j][v][group][kind][B, C][short_n]
   uint16_t* short_index_ = nullptr;  // [j][v][group][kind][short_n]
