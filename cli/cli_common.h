@@ -35,6 +35,7 @@ void register_generate(CLI::App& app);
 void register_quality(CLI::App& app);
 void register_quantize(CLI::App& app);
 void register_analyze(CLI::App& app);
+void register_profile(CLI::App& app);  // dynamic quantization profiles
 // `quality report` and `quality compare`, added under the `quality` group.
 void register_quality_report(CLI::App* quality);
 

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   llmq::register_ct_lowbit_loader();   // ... compressed-tensors FP8/int8/FP4 (before the plain loader)
   llmq::register_hf_quant_loaders();   // ... and GPTQ/AWQ/compressed-tensors/MLX directories
   register_analyze(app);
+  register_profile(app);
 
   bool json = false;
   for (int i = 1; i < argc; ++i) {

@@ -1,5 +1,6 @@
 // llm-quantize quantize MODEL gguf -q TYPE [-o OUT.gguf] [--dry-run] ...
-// Writes a GGUF file for llama.cpp with llama-quantize's per-tensor types.
+// Writes a GGUF file for llama.cpp with llama-quantize's per-tensor types,
+// or with dynamic mixed precision (-q dynamic, quantize_dynamic.h).
 #include <cstdio>
 #include <memory>
 
@@ -7,7 +8,9 @@
 
 #include "../cli_common.h"
 #include "quantize_coherence.h"
+#include "quantize_dynamic.h"
 #include "quantize_hf.h"
+#include "quantize_quality.h"
 #include "quantize_lowbit.h"
 #include "calibration/imatrix_file.h"
 #include "export/gguf/gguf_exporter.h"
@@ -110,7 +113,8 @@ void register_quantize(CLI::App& app) {
   cmd->add_option("model", a->model, "Hugging Face model directory")->required();
   cmd->add_option("format", a->format, "Output format")->required()
       ->check(CLI::IsMember({"gguf", "gptq", "awq", "rtn", "fp8", "fp4", "int8", "smoothquant"}));
-  cmd->add_option("-q,--type", a->type, "GGUF preset (required for gguf): " + preset_names());
+  cmd->add_option("-q,--type", a->type, "GGUF preset (required for gguf): " + preset_names() +
+                                           ", or dynamic (mixed precision to a budget: --profile, --target-bpw, --target-size)");
   auto hf = std::make_shared<QuantizeHfArgs>();
   add_hf_quantize_options(cmd, *hf);
   auto lowbit = std::make_shared<QuantizeLowbitArgs>();
@@ -127,6 +131,9 @@ void register_quantize(CLI::App& app) {
   cmd->add_flag("--dry-run", a->dry_run, "Print each tensor's type, size and bits per weight; write nothing");
   auto coherence = std::make_shared<CoherenceArgs>();
   add_coherence_options(cmd, *coherence);
+  auto dyn = std::make_shared<QuantizeDynamicArgs>();
+  add_dynamic_options(cmd, dyn->dyn, true);
+  add_quantize_quality_options(cmd, dyn->quality);
   // -q is the type here, so the common options are added without their -q short form.
   cmd->add_option("--format", opts->format, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
   cmd->add_option("-t,--threads", opts->threads, "Threads (0 = all cores)")->capture_default_str();
@@ -152,6 +159,18 @@ void register_quantize(CLI::App& app) {
       return;
     }
     if (a->type.empty()) throw CLI::RequiredError("-q,--type (the GGUF preset)");
+    if (a->type == "dynamic" || a->type == "DYNAMIC") {
+      dyn->model = a->model;
+      dyn->output = a->output;
+      dyn->imatrix = a->imatrix;
+      dyn->name = a->name;
+      dyn->dry_run = a->dry_run;
+      run_quantize_dynamic(*dyn, *opts);
+      return;
+    }
+    check_quantize_quality_args(dyn->quality);
+    if (dyn->dyn.o_bpw->count() || dyn->dyn.o_size->count() || !dyn->dyn.profile.empty())
+      throw CLI::ValidationError("--profile/--target-bpw/--target-size", "apply to -q dynamic only");
     GgufExportOptions eo;
     eo.quant = quant_options(*a);
     eo.dry_run = a->dry_run;
@@ -170,12 +189,17 @@ void register_quantize(CLI::App& app) {
     });
     if (per_tensor) per_tensor->finish();
     const auto coherent = a->dry_run ? std::nullopt : run_coherence_check(*coherence, a->model, eo.output);
+    std::vector<QualityRow> rows;
+    if (dyn->quality.enabled && !a->dry_run)
+      rows = quantize_quality_rows(a->model, eo.output, dyn->quality, !opts->json() && !opts->quiet);
     if (opts->json()) {
       nlohmann::json j = result_json(r);
+      if (!rows.empty()) j["quality"] = rows_to_json(rows);
       if (coherent) j["coherence"] = coherence_json(*coherent);
       print_json(j);
     } else {
       print_text(r);
+      if (!rows.empty()) fmt::print("{}", format_quality_table(rows));
       if (coherent) print_coherence(*coherent);
     }
     if (coherent) enforce_coherence(*coherent, eo.output);

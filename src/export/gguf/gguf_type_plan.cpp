@@ -89,6 +89,14 @@ class TypePlanner {
       return c;
     }
     c.quantizable = true;
+    if (auto it = opt_.tensor_type_by_name.find(s.name); it != opt_.tensor_type_by_name.end()) {
+      c.type = it->second;
+      c.note = "dynamic allocation";
+      if (s.ne[0] % ggml::block_size(c.type) != 0)
+        fail("tensor {}: row length {} is not a multiple of {}'s block size {}", s.name, s.ne[0],
+             ggml::type_name(c.type), ggml::block_size(c.type));
+      return c;
+    }
     if (opt_.token_embedding_type && cat == Category::TokenEmbd) {
       c.type = *opt_.token_embedding_type;
       c.note = "--token-embedding-type";

@@ -20,6 +20,7 @@
 //     back (IQ* -> IQ4_NL, Q2_K/Q3_K/TQ1_0/TQ2_0 -> Q4_0, Q4_K -> Q5_0,
 //     Q5_K -> Q5_1, Q6_K -> Q8_0, and F16 when even that does not fit).
 // Float presets (F16/BF16/F32) store every quantizable tensor in that type.
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -39,6 +40,9 @@ struct GgufQuantOptions {
   // --tensor-type PATTERN=TYPE: ECMAScript regex searched in the GGUF name;
   // the first pattern that matches wins (quantized presets only).
   std::vector<std::pair<std::string, ggml::GgmlType>> tensor_types;
+  // Exact GGUF name -> type (dynamic mixed precision's allocation): wins over
+  // every rule above; tensors that are not quantized stay as they are.
+  std::map<std::string, ggml::GgmlType> tensor_type_by_name;
   bool pure = false;                 // --pure: the preset's type everywhere (bar fallbacks)
   bool leave_output_tensor = false;  // --leave-output-tensor: output.weight is not quantized
   bool has_imatrix = false;          // changes a few Q4_0/Q5_0, IQ3_XXS and IQ4 choices

@@ -1,0 +1,39 @@
+#include "mixed/fast_sensitivity.h"
+
+#include "mixed/fake_quant.h"
+
+namespace llmq {
+
+TypeSensitivity fast_sensitivity(const GgufTensorSpec& spec, const std::vector<float>& values, ggml::GgmlType type,
+                                 const ImportanceLookup& importance) {
+  const int64_t cols = spec.row_length();
+  const int64_t rows = spec.n_rows() / spec.n_experts();
+  std::vector<float> deq(size_t(rows * cols));
+  TypeSensitivity out;
+  double sum = 0;
+  for (int64_t e = 0; e < spec.n_experts(); ++e) {
+    const float* w = values.data() + size_t(e * rows * cols);
+    fake_quantize_rows(spec, e, type, w, deq.data(), rows, importance);
+    const float* imp = exporter_importance(spec, e, importance);
+    double err = 0, sig = 0;
+#pragma omp parallel for reduction(+ : err, sig) schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      double er = 0, sr = 0;
+      for (int64_t j = 0; j < cols; ++j) {
+        const double x = w[r * cols + j], d = x - double(deq[size_t(r * cols + j)]);
+        const double m = imp ? double(imp[j]) : 1.0;
+        er += m * d * d;
+        sr += m * x * x;
+      }
+      err += er;
+      sig += sr;
+    }
+    const double rel = sig > 0 ? err / sig : 0.0;
+    if (spec.is_stacked()) out.experts.push_back(rel);
+    sum += rel;
+  }
+  out.value = sum / double(spec.n_experts());
+  return out;
+}
+
+}  // namespace llmq

@@ -1,0 +1,102 @@
+#include "mixed/kld_sensitivity.h"
+
+#include <omp.h>
+
+#include <map>
+
+#include "eval/kl_divergence.h"
+#include "eval/log_prob_codec.h"
+#include "mixed/fake_quant.h"
+#include "util/error.h"
+
+namespace llmq {
+
+KldSensitivityMeter::KldSensitivityMeter(std::shared_ptr<ModelWeights> weights, const std::vector<int32_t>& tokens,
+                                         const KldMeterOptions& opt, ImportanceLookup importance)
+    : w_(std::move(weights)), importance_(std::move(importance)) {
+  model_ = std::make_unique<Transformer>(w_);
+  plan_ = plan_windows(int64_t(tokens.size()), opt.ctx, opt.windows, 0);
+  tokens_.assign(tokens.begin(), tokens.begin() + plan_.tokens_needed());
+  const ModelConfig& c = w_->cfg;
+  record_bytes_ = log_prob_record_bytes(c.vocab);
+  base_records_.resize(size_t(plan_.windows * plan_.ctx * record_bytes_));
+  hidden_.resize(size_t(plan_.windows));
+  KvCache cache = model_->make_cache(plan_.ctx);
+  std::vector<float> X, logits;
+  for (int64_t w = 0; w < plan_.windows; ++w) {
+    const int32_t* win = tokens_.data() + w * plan_.ctx;
+    cache.clear();
+    model_->embed(win, plan_.ctx, X);
+    for (int l = 0; l < c.n_layers; ++l) {
+      hidden_[size_t(w)].push_back(X);
+      model_->run_layer(l, X.data(), plan_.ctx, cache);
+    }
+    hidden_[size_t(w)].push_back(X);
+    model_->head(X.data(), plan_.ctx, 0, logits);
+    uint8_t* rec = base_records_.data() + size_t(w * plan_.ctx * record_bytes_);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < plan_.ctx; ++i)
+      encode_log_probs(logits.data() + i * c.vocab, c.vocab, win[i + 1], rec + i * record_bytes_);
+  }
+}
+
+KldSensitivityMeter::~KldSensitivityMeter() = default;
+
+double KldSensitivityMeter::measure(const GgufTensorSpec& spec, ggml::GgmlType type) {
+  // The fp32 tensors behind the GGUF tensor, one per expert when stacked.
+  std::map<std::string, Tensor*> by_name;
+  for (NamedTensor& t : named_tensors(*w_)) by_name[t.name] = t.tensor;
+  std::vector<Tensor*> parts;
+  for (const std::string& s : spec.sources) {
+    auto it = by_name.find(s);
+    if (it == by_name.end()) fail("tensor {} of {} is not in the model", s, spec.name);
+    parts.push_back(it->second);
+  }
+  if (parts.empty()) fail("tensor {} is computed from the config, not stored weights", spec.name);
+
+  // Rows are quantized independently, so quantizing the Hugging Face rows
+  // equals quantizing the (row-permuted) GGUF tensor.
+  std::vector<std::vector<float>> saved;
+  for (Tensor* t : parts) saved.push_back(t->data);
+  struct Restore {
+    std::vector<Tensor*>& parts;
+    std::vector<std::vector<float>>& saved;
+    ~Restore() {
+      for (size_t i = 0; i < saved.size(); ++i) parts[i]->data = std::move(saved[i]);
+    }
+  } restore{parts, saved};
+  for (size_t e = 0; e < parts.size(); ++e) {
+    Tensor& t = *parts[e];
+    if (t.cols() != spec.row_length()) fail("tensor {} has rows of {}, GGUF {} expects {}", spec.sources[e], t.cols(), spec.name, spec.row_length());
+    std::vector<float> deq(t.data.size());
+    fake_quantize_rows(spec, int64_t(e), type, t.data.data(), deq.data(), t.rows(), importance_);
+    t.data = std::move(deq);
+  }
+
+  const ModelConfig& c = w_->cfg;
+  const bool embedding = spec.role == TensorRole::TokenEmbedding;
+  const int first = embedding ? 0 : spec.layer >= 0 ? spec.layer : int(c.n_layers);  // output: the head only
+  KvCache cache = model_->make_cache(plan_.ctx);
+  std::vector<float> X, logits;
+  std::vector<CompareScratch> scratch(static_cast<size_t>(omp_get_max_threads()));
+  double kl_sum = 0;
+  for (int64_t w = 0; w < plan_.windows; ++w) {
+    const int32_t* win = tokens_.data() + w * plan_.ctx;
+    cache.clear();
+    if (embedding) model_->embed(win, plan_.ctx, X);
+    else X = hidden_[size_t(w)][size_t(first)];
+    for (int l = first; l < c.n_layers; ++l) model_->run_layer(l, X.data(), plan_.ctx, cache);
+    model_->head(X.data(), plan_.ctx, 0, logits);
+    const uint8_t* rec = base_records_.data() + size_t(w * plan_.ctx * record_bytes_);
+    double window_sum = 0;
+#pragma omp parallel for reduction(+ : window_sum) schedule(static)
+    for (int64_t i = 0; i < plan_.ctx; ++i)
+      window_sum += compare_token(logits.data() + i * c.vocab, LogProbRecord(rec + i * record_bytes_), c.vocab,
+                                  win[i + 1], 1.0, scratch[size_t(omp_get_thread_num())])
+                        .kld;
+    kl_sum += window_sum;
+  }
+  return kl_sum / double(plan_.windows * plan_.ctx);
+}
+
+}  // namespace llmq
