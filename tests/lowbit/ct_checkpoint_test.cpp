@@ -121,6 +121,10 @@ TEST(CtCheckpoint, Fp8StaticPerTensorWithKvCache) {
   HfCheckpoint ck(w->dir);
   const float sq = ck.get(kQ + ".input_scale").to_f32()[0];
   EXPECT_EQ(sq, ck.get("model.layers.0.self_attn.v_proj.input_scale").to_f32()[0]);
+  // One weight scale for the fused q/k/v (vLLM would requantize to the largest otherwise).
+  const float wq = ck.get(kQ + ".weight_scale").to_f32()[0];
+  EXPECT_EQ(wq, ck.get("model.layers.0.self_attn.k_proj.weight_scale").to_f32()[0]);
+  EXPECT_EQ(wq, ck.get("model.layers.0.self_attn.v_proj.weight_scale").to_f32()[0]);
   EXPECT_GT(sq, 0.0f);
   EXPECT_EQ(w->model.k_scale.size(), 4u);
   for (float k : w->model.k_scale) EXPECT_GT(k, 0.0f);
@@ -134,6 +138,13 @@ TEST(CtCheckpoint, Nvfp4) {
   EXPECT_EQ(t[kDown + ".weight_scale"], std::make_pair(std::string("F8_E4M3"), std::vector<int64_t>{256, 48}));
   EXPECT_EQ(t[kDown + ".weight_global_scale"], std::make_pair(std::string("F32"), std::vector<int64_t>{1}));
   EXPECT_EQ(t.count(kDown + ".weight"), 0u);
+  // vLLM fuses q/k/v and gate/up under one global scale: they share it.
+  HfCheckpoint ck(w->dir);
+  auto global = [&](const std::string& m) { return ck.get("model.layers.2." + m + ".weight_global_scale").to_f32()[0]; };
+  EXPECT_EQ(global("self_attn.q_proj"), global("self_attn.k_proj"));
+  EXPECT_EQ(global("self_attn.q_proj"), global("self_attn.v_proj"));
+  EXPECT_EQ(global("mlp.gate_proj"), global("mlp.up_proj"));
+  EXPECT_NE(global("self_attn.q_proj"), global("self_attn.o_proj"));
   const json q = qconfig(w->dir);
   EXPECT_EQ(q["format"], "nvfp4-pack-quantized");
   const json& g = q["config_groups"]["group_0"];

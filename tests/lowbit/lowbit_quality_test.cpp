@@ -47,7 +47,7 @@ TEST(LowbitQuality, Fp8IsWithinOnePercent) {
   for (const char* s : {"w8a16", "dynamic", "static"}) {
     const QualityMetrics r = quality(tiny(), scheme("fp8", s));
     EXPECT_LT(std::fabs(r.ppl_delta_pct), 1.0) << s;
-    EXPECT_LT(r.kld_mean, 0.005) << s;  // measured 0.0006 (w8a16), 0.0016 (dynamic), 0.0020 (static)
+    EXPECT_LT(r.kld_mean, 0.005) << s;  // measured 0.0006 (w8a16), 0.0016 (dynamic), 0.0022 (static)
   }
 }
 
@@ -59,12 +59,12 @@ TEST(LowbitQuality, Int8W8A16AndW8A8) {
 TEST(LowbitQuality, Fp4SchemesAndScaleSearch) {
   const QualityMetrics nv = quality(tiny(), scheme("fp4", "nvfp4"));
   const QualityMetrics mx = quality(tiny(), scheme("fp4", "mxfp4"));
-  EXPECT_LT(nv.kld_mean, 0.015);  // measured 0.0071
+  EXPECT_LT(nv.kld_mean, 0.015);  // measured 0.0076
   EXPECT_LT(mx.kld_mean, 0.025);  // measured 0.0124
   EXPECT_LT(nv.kld_mean, mx.kld_mean);  // 16-value groups with E4M3 scales beat 32 with powers of two
   LowbitScheme plain = scheme("fp4", "nvfp4");
   plain.scale_rule = fp::ScaleRule::max_abs;
-  EXPECT_LT(nv.kld_mean, quality(tiny(), plain).kld_mean);  // the importance-weighted search helps: measured 0.0071 vs 0.0078
+  EXPECT_LT(nv.kld_mean, quality(tiny(), plain).kld_mean);  // the importance-weighted search helps: measured 0.0076 vs 0.0082
 }
 
 // tiny-llama has no activation outliers (max / median channel ~2), so

@@ -31,6 +31,11 @@ struct LowbitLinear {
 // The int8 spec of int-quantized (F32 scales) and pack-quantized (BF16 scales) checkpoints.
 IntQuantSpec int8_channel_spec(bool int_quantized_layout);
 
+// Rows [r0, r1) of q, as their own linear: a fused group (q/k/v, gate/up)
+// is quantized as one stacked matrix so that tensor-level scales are shared,
+// then handed back per linear.
+LowbitLinear slice_rows(const LowbitLinear& q, int64_t r0, int64_t r1);
+
 // w is [out, in]; importance (optional) has one weight per input column and
 // steers the scale search of the FP formats. Throws llmq::Error when the
 // width does not fit the format's groups.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <optional>
 
 #include <fmt/format.h>
@@ -32,7 +33,8 @@ void calibrate(const ModelWeights& source, const std::vector<std::vector<int32_t
                CalibrationStats& stats) {
   if (!s.needs_calibration()) return;
   if (windows.empty()) fail("{} needs calibration data (no calibration windows)", s.name());
-  Transformer model(std::make_shared<const ModelWeights>(source));
+  // The pass only reads the weights: alias them rather than copy a whole model.
+  Transformer model(std::shared_ptr<const ModelWeights>(&source, [](const ModelWeights*) {}));
   CalibrationPass pass(model);
   pass.add(stats.importance);
   pass.add(stats.ranges);
@@ -129,6 +131,36 @@ std::vector<float> importance_of(const CalibrationStats& st, const SmoothingFact
   return v;
 }
 
+// vLLM runs q/k/v as one fused layer, and gate/up (per expert too), with one
+// tensor-level scale for the whole: the largest per-tensor FP8 scale (it
+// requantizes the others to it) or 1 / the largest NVFP4 global scale. So
+// they are quantized as one stacked matrix, and share what vLLM will use.
+std::vector<std::vector<LayerLinear*>> fused_groups(std::vector<LayerLinear>& linears) {
+  std::vector<std::vector<LayerLinear*>> groups;
+  std::map<LinearKey, size_t> fused;  // QKV and GateUp inputs -> their group
+  for (LayerLinear& l : linears) {
+    const bool fusable = l.key.slot == LinearSlot::QKV || l.key.slot == LinearSlot::GateUp;
+    auto it = fusable ? fused.find(l.key) : fused.end();
+    if (it != fused.end()) {
+      groups[it->second].push_back(&l);
+      continue;
+    }
+    if (fusable) fused[l.key] = groups.size();
+    groups.push_back({&l});
+  }
+  return groups;
+}
+
+Tensor stack_rows(const std::vector<LayerLinear*>& group) {
+  if (group.size() == 1) return *group.front()->weight;
+  int64_t rows = 0;
+  for (const LayerLinear* l : group) rows += l->weight->rows();
+  Tensor t;
+  t.shape = {rows, group.front()->weight->cols()};
+  for (const LayerLinear* l : group) t.data.insert(t.data.end(), l->weight->data.begin(), l->weight->data.end());
+  return t;
+}
+
 }  // namespace
 
 LowbitModel quantize_model_lowbit(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,
@@ -163,14 +195,21 @@ LowbitModel quantize_model_lowbit(const ModelWeights& source, const std::vector<
   if (scheme.kv_fp8) set_kv_scales(m, stats.kv);
 
   int64_t done = 0;
-  for (LayerLinear& l : linears) {
-    const std::vector<float> imp = importance_of(stats, factors, l.key);
-    LowbitLinear q = quantize_lowbit_linear(*l.weight, scheme, imp.empty() ? nullptr : imp.data());
+  for (const std::vector<LayerLinear*>& group : fused_groups(linears)) {
+    const LinearKey& key = group.front()->key;  // one input, one importance vector
+    const std::vector<float> imp = importance_of(stats, factors, key);
+    const Tensor stacked = stack_rows(group);
+    LowbitLinear q = quantize_lowbit_linear(stacked, scheme, imp.empty() ? nullptr : imp.data());
     if (!m.weights->runtime.inputs.dynamic && scheme.quantizes_activations())
-      q.input_scale = m.weights->runtime.inputs.static_scale(l.key.layer, l.key.slot);
-    *l.weight = q.dequantize();
-    m.linears.emplace(l.name, std::move(q));
-    if (progress) progress(++done, int64_t(linears.size()));
+      q.input_scale = m.weights->runtime.inputs.static_scale(key.layer, key.slot);
+    int64_t r0 = 0;
+    for (LayerLinear* l : group) {
+      LowbitLinear part = slice_rows(q, r0, r0 + l->weight->rows());
+      r0 += l->weight->rows();
+      *l->weight = part.dequantize();
+      m.linears.emplace(l->name, std::move(part));
+      if (progress) progress(++done, int64_t(linears.size()));
+    }
   }
   m.report["scheme"] = scheme.name();
   return m;
