@@ -8,9 +8,12 @@
 namespace llmq::cli {
 
 void add_dynamic_options(CLI::App* cmd, DynamicArgs& a, bool with_profile) {
-  if (with_profile)
+  if (with_profile) {
     cmd->add_option("--profile", a.profile,
                     "Dynamic profile: attention-high, balanced (default), compression-max, or a .dqprofile file");
+    cmd->add_option("--llama-tensor-types", a.llama_tensor_types,
+                    "Also write the allocation as a llama-quantize --tensor-type-file (one anchored NAME=type per line)");
+  }
   a.o_bpw = cmd->add_option("--target-bpw", a.target_bpw, "Budget: average bits per weight over the whole file's tensors")
                 ->check(CLI::PositiveNumber);
   a.o_size = cmd->add_option("--target-size", a.target_size, "Budget: GGUF file size, e.g. 3.0GB, 2.5GiB, 800MB");

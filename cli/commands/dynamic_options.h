@@ -25,6 +25,7 @@ struct DynamicArgs {
   double expert_min_bits = 2, expert_max_bits = 8, hot_fraction = 0.1;
   bool protect_super_weights = false;
   std::string super_weights, super_weight_type;
+  std::string llama_tensor_types;    // quantize: also write the plan as a llama-quantize --tensor-type-file
   // Which options were given (CLI11 2.1 has no std::optional options).
   CLI::Option *o_bpw = nullptr, *o_size = nullptr, *o_min = nullptr, *o_max = nullptr, *o_emin = nullptr,
               *o_emax = nullptr, *o_hot = nullptr;

@@ -160,6 +160,21 @@ void print_plan(const DynamicPlan& plan, const DynamicProfile& p, bool per_tenso
   }
 }
 
+// llama-quantize's --tensor-type-file: whitespace-separated PATTERN=type, the
+// first regex found in the tensor name wins; anchored exact names here.
+void write_llama_tensor_types(const std::string& path, const std::map<std::string, GgmlType>& types) {
+  std::string text;
+  for (const auto& [name, type] : types) {
+    std::string re = "^";
+    for (char c : name) re += c == '.' ? std::string("\\.") : std::string(1, c);
+    std::string t = ggml::type_traits(type)->name;  // ggml's spelling, e.g. q4_K
+    text += re + "$=" + t + "\n";
+  }
+  AtomicOutputFile out(path);
+  out.write(text.data(), text.size());
+  out.commit();
+}
+
 }  // namespace
 
 void run_quantize_dynamic(const QuantizeDynamicArgs& a, const CommonOptions& opts) {
@@ -184,6 +199,7 @@ void run_quantize_dynamic(const QuantizeDynamicArgs& a, const CommonOptions& opt
   };
   const DynamicPlan plan = plan_dynamic(catalog, o);
 
+  if (!a.dyn.llama_tensor_types.empty()) write_llama_tensor_types(a.dyn.llama_tensor_types, plan.tensor_types());
   nlohmann::json out = plan_json(plan, profile);
   out["model"] = a.model;
   out["dry_run"] = a.dry_run;

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <sstream>
 
 #include "common/run_cli.h"
 #include "io/gguf/gguf_reader.h"
@@ -40,6 +42,36 @@ TEST(DynamicCli, QuantizeToBitsPerWeight) {
       EXPECT_EQ(ggml::type_name(g.tensor(t["name"].get<std::string>()).type), t["type"].get<std::string>());
     }
   EXPECT_EQ(quantized, 30u);
+}
+
+// The plan as llama-quantize's --tensor-type-file: one anchored exact name
+// per quantized tensor, in ggml's type spelling, as the dry run planned it.
+TEST(DynamicCli, WritesTheAllocationForLlamaQuantize) {
+  test::TempDir d;
+  const auto r = run_cli("quantize " + tiny() + " gguf -q dynamic --imatrix " + imatrix() + " --target-bpw 3.2" +
+                         kLadder + " --dry-run --llama-tensor-types " + q(d / "types.txt") + " --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::map<std::string, std::string> planned;
+  const auto plan = nlohmann::json::parse(r.out);
+  for (const auto& t : plan["tensors"])
+    if (t["allocated"].get<bool>()) planned[t["name"].get<std::string>()] = t["type"].get<std::string>();
+  std::istringstream lines(test::read_file(d / "types.txt"));
+  std::string line;
+  size_t n = 0;
+  while (std::getline(lines, line)) {
+    const size_t eq = line.find("$=");
+    ASSERT_NE(eq, std::string::npos) << line;
+    ASSERT_TRUE(line.rfind("^blk\\.", 0) == 0 || line.rfind("^output", 0) == 0 || line.rfind("^token_embd", 0) == 0) << line;
+    std::string name;
+    for (size_t i = 1; i < eq; ++i)
+      if (line[i] != '\\') name += line[i];
+    std::string type = line.substr(eq + 2);
+    for (char& c : type) c = char(std::toupper(static_cast<unsigned char>(c)));
+    EXPECT_EQ(planned.at(name), type) << line;
+    ++n;
+  }
+  EXPECT_EQ(n, planned.size());
+  EXPECT_EQ(n, 30u);
 }
 
 TEST(DynamicCli, QuantizeToFileSizeWithQualityReport) {
@@ -102,7 +134,8 @@ TEST(DynamicCli, ProfileListShowCreateValidate) {
   r = run_cli("quantize " + tiny() + " gguf -q dynamic --profile " + q(d / "b.dqprofile") + " -o " + q(d / "b.gguf") +
               " --format json");
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const auto& t : nlohmann::json::parse(r.out)["tensors"])
+  const auto written = nlohmann::json::parse(r.out);
+  for (const auto& t : written["tensors"])
     if (p.tensor_types.count(t["name"]))
       EXPECT_EQ(t["type"].get<std::string>(), ggml::type_name(p.tensor_types.at(t["name"])));
 
