@@ -165,6 +165,7 @@ void register_quantize(CLI::App& app) {
       dyn->imatrix = a->imatrix;
       dyn->name = a->name;
       dyn->dry_run = a->dry_run;
+      dyn->coherence = *coherence;
       run_quantize_dynamic(*dyn, *opts);
       return;
     }

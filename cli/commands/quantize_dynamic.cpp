@@ -237,15 +237,19 @@ void run_quantize_dynamic(const QuantizeDynamicArgs& a, const CommonOptions& opt
 
   std::vector<QualityRow> rows;
   if (a.quality.enabled) rows = quantize_quality_rows(a.model, output, a.quality, !opts.json() && !opts.quiet);
+  const auto coherent = run_coherence_check(a.coherence, a.model, output);
   if (opts.json()) {
     if (!rows.empty()) out["quality"] = rows_to_json(rows);
+    if (coherent) out["coherence"] = coherence_json(*coherent);
     print_json(out);
-    return;
+  } else {
+    print_plan(plan, profile, false);
+    fmt::print("wrote {}: {:.2f} MiB, {:.3f} bits/weight, {} tensors, {:.1f} s\n", output,
+               double(r.file_bytes) / 1048576.0, r.bpw(), r.tensors.size(), r.seconds);
+    if (!rows.empty()) fmt::print("{}", format_quality_table(rows));
+    if (coherent) print_coherence(*coherent);
   }
-  print_plan(plan, profile, false);
-  fmt::print("wrote {}: {:.2f} MiB, {:.3f} bits/weight, {} tensors, {:.1f} s\n", output,
-             double(r.file_bytes) / 1048576.0, r.bpw(), r.tensors.size(), r.seconds);
-  if (!rows.empty()) fmt::print("{}", format_quality_table(rows));
+  if (coherent) enforce_coherence(*coherent, output);
 }
 
 }  // namespace llmq::cli

@@ -5,6 +5,7 @@
 
 #include "../cli_common.h"
 #include "dynamic_options.h"
+#include "quantize_coherence.h"
 #include "quantize_quality.h"
 
 namespace llmq::cli {
@@ -14,6 +15,7 @@ struct QuantizeDynamicArgs {
   bool dry_run = false;
   DynamicArgs dyn;
   QuantizeQualityArgs quality;
+  CoherenceArgs coherence;
 };
 
 void run_quantize_dynamic(const QuantizeDynamicArgs& a, const CommonOptions& opts);
