@@ -12,6 +12,7 @@
 #include "export/gguf/gguf_model_loader.h"
 #include "export/gguf/gguf_tensor_source.h"
 #include "mixed/fast_sensitivity.h"
+#include "mixed/hybrid_sensitivity.h"
 #include "mixed/kld_sensitivity.h"
 #include "mixed/sensitivity_runner.h"
 #include "mixed_test_support.h"
@@ -133,6 +134,40 @@ TEST(SensitivityRunner, CacheIsReusedExtendedAndInvalidated) {
   const SensitivityRun e = measure_sensitivities(cat, few, o);
   EXPECT_EQ(e.measured, 3);
   EXPECT_FALSE(e.cache_note.empty());
+}
+
+}  // namespace
+}  // namespace llmq
+
+namespace llmq {
+namespace {
+
+// Hybrid: values on an exact power law KL = 3 e^1.5 are reproduced from two
+// references; the references keep their measured values.
+TEST(HybridSensitivity, FitsThePowerLawThroughTheReferences) {
+  using ggml::GgmlType;
+  EXPECT_EQ(hybrid_reference_types({GgmlType::IQ2_XXS, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q8_0}),
+            (std::vector<GgmlType>{GgmlType::Q2_K, GgmlType::Q4_K}));
+  EXPECT_EQ(hybrid_reference_types({GgmlType::Q6_K, GgmlType::Q8_0}), (std::vector<GgmlType>{GgmlType::Q6_K}));
+  TensorSensitivity fast, kl;
+  const std::map<GgmlType, double> e = {{GgmlType::Q2_K, 0.1}, {GgmlType::Q3_K, 0.03}, {GgmlType::Q4_K, 0.008},
+                                        {GgmlType::Q6_K, 5e-4}};
+  for (const auto& [t, v] : e) fast[t].value = v;
+  kl[GgmlType::Q2_K].value = 3 * std::pow(0.1, 1.5);
+  kl[GgmlType::Q4_K].value = 3 * std::pow(0.008, 1.5);
+  const TensorSensitivity h = fit_hybrid(fast, kl);
+  for (const auto& [t, v] : e) EXPECT_NEAR(h.at(t).value, 3 * std::pow(v, 1.5), 1e-12) << ggml::type_name(t);
+  // One reference: proportional to the fast value.
+  kl.erase(GgmlType::Q4_K);
+  const TensorSensitivity one = fit_hybrid(fast, kl);
+  EXPECT_NEAR(one.at(GgmlType::Q6_K).value, kl[GgmlType::Q2_K].value * 5e-4 / 0.1, 1e-15);
+  // An implausible slope is clamped to [0.5, 2].
+  kl[GgmlType::Q4_K].value = kl[GgmlType::Q2_K].value * 0.999;
+  const TensorSensitivity flat = fit_hybrid(fast, kl);
+  EXPECT_NEAR(flat.at(GgmlType::Q6_K).value,
+              kl[GgmlType::Q2_K].value * std::pow(5e-4 / 0.1, 0.5) *
+                  std::sqrt((kl[GgmlType::Q4_K].value / kl[GgmlType::Q2_K].value) / std::pow(0.08, 0.5)),
+              1e-9);
 }
 
 }  // namespace
