@@ -41,6 +41,10 @@ void add_hf_quantize_options(CLI::App* cmd, QuantizeHfArgs& a) {
       ->group(g);
   cmd->add_option("--awq-grid", a.awq_grid, "AWQ: points of the alpha grid")->check(CLI::Range(1, 1000))->capture_default_str()->group(g);
   cmd->add_flag("--no-clip", a.no_clip, "AWQ: skip the clipping search")->group(g);
+  cmd->add_flag("--duo-scaling", a.duo_scaling, "AWQ: divide the scales by mean|w|^(1-alpha) as AutoAWQ does")->group(g);
+  cmd->add_flag("--no-gptq-clip", a.no_gptq_clip,
+                "GPTQ: plain min-max group grids instead of the clipping ratio that minimises GPTQ's weighted error")
+      ->group(g);
   cmd->add_option("--min-expert-tokens", a.min_expert_tokens, "MoE: experts routed fewer calibration tokens get RTN")
       ->check(CLI::NonNegativeNumber)->capture_default_str()->group(g);
   cmd->add_option("--ignore", a.ignore,
@@ -90,6 +94,8 @@ HfQuantizeJob make_job(const QuantizeHfArgs& a) {
   j.quant.sequential = !a.no_sequential;
   j.quant.awq.grid = a.awq_grid;
   j.quant.awq.clip = !a.no_clip;
+  j.quant.awq.duo_scaling = a.duo_scaling;
+  j.quant.gptq.clip_search = !a.no_gptq_clip;
   j.quant.min_expert_tokens = a.min_expert_tokens;
   j.quant.ignore = a.ignore;
   j.max_shard_bytes = parse_size(a.max_shard_size);

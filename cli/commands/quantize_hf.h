@@ -30,7 +30,7 @@ struct QuantizeHfArgs {
   int64_t block_size = 128;
   bool desc_act = false, static_groups = false, no_true_sequential = false, no_sequential = false;
   int awq_grid = 20;
-  bool no_clip = false;
+  bool no_clip = false, duo_scaling = false, no_gptq_clip = false;
   int64_t min_expert_tokens = 32;
   std::vector<std::string> ignore;  // regexes of linear weight names kept in floating point
   std::string max_shard_size = "5GB";

@@ -24,7 +24,9 @@ namespace llmq {
 
 struct AwqOptions {
   int grid = 20;              // alpha in {0, 1/grid, ..., (grid-1)/grid}
-  bool duo_scaling = true;    // s = x^a / w^(1-a), AutoAWQ's default; false: s = x^a
+  // s = x^a / w^(1-a) (AutoAWQ's default) rather than x^a. Off: on small-llama and tiny-llama at
+  // 3 bits x^a alone recovered clearly more of RTN's perplexity loss (docs/gptq_awq.md).
+  bool duo_scaling = false;
   bool clip = true;           // search clipping ratios after scaling
   int clip_grid = 20;         // ratios 1, 1 - (1-min)/grid, ...
   float clip_min_ratio = 0.5f;

@@ -15,17 +15,41 @@ namespace llmq {
 
 namespace {
 
-// Per-row grids for the group starting at column j of the (permuted,
-// transposed) working matrix wt [n, m].
-void fit_grids(const std::vector<float>& wt, int64_t m, int64_t j, int64_t len, const IntQuantSpec& spec,
-               std::vector<GroupGrid>& grids) {
-#pragma omp parallel for schedule(static) if (m * len > 16384)
-  for (int64_t r = 0; r < m; ++r) {
+// Chooses the grid of one (row, group): plain min-max, or (clip_search) the clipping ratio whose
+// rounding errors e_c are cheapest in GPTQ's own measure, sum_c e_c^2 / U_cc^2: the part of the
+// layer-output error that quantizing column c leaves after the later columns compensate it.
+class GroupGridFitter {
+ public:
+  GroupGridFitter(const IntQuantSpec& spec, const GptqOptions& opt) : spec_(spec), opt_(opt) {}
+
+  // w: the group's len values of one row; cost: per column 1 / U_cc^2, or null for min-max.
+  GroupGrid fit(const float* w, const float* cost, int64_t len) const {
     float lo, hi;
-    value_range(wt.data() + j * m + r, len, m, lo, hi);
-    grids[size_t(r)] = fit_group_grid(lo, hi, spec);
+    value_range(w, len, 1, lo, hi);
+    if (!opt_.clip_search || !cost) return fit_group_grid(lo, hi, spec_);
+    const int steps = std::max(1, opt_.clip_grid);
+    const int maxq = spec_.maxq();
+    GroupGrid best = fit_group_grid(lo, hi, spec_);
+    double best_err = -1;
+    for (int k = 0; k < steps; ++k) {
+      const GroupGrid g = fit_group_grid(lo, hi, spec_, 1.0f - float(k) * (1.0f - opt_.clip_min_ratio) / float(steps));
+      double err = 0;
+      for (int64_t c = 0; c < len; ++c) {
+        const double e = double(w[c]) - double(g.dequantize(g.quantize(w[c], maxq)));
+        err += e * e * double(cost[c]);
+      }
+      if (best_err < 0 || err < best_err) {
+        best_err = err;
+        best = g;
+      }
+    }
+    return best;
   }
-}
+
+ private:
+  const IntQuantSpec& spec_;
+  const GptqOptions& opt_;
+};
 
 }  // namespace
 
@@ -56,13 +80,6 @@ QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQ
   QuantizedLinear out;
   out.init(m, n, spec);
 
-  // Static groups: every grid from the original weights, in the original column order.
-  std::vector<std::vector<GroupGrid>> static_grids;
-  if (opt.static_groups) {
-    static_grids.assign(size_t(out.n_groups()), std::vector<GroupGrid>(size_t(m)));
-    for (int64_t g = 0; g < out.n_groups(); ++g) fit_grids(wt, m, g * gl, gl, spec, static_grids[size_t(g)]);
-  }
-
   // Act order: the columns with the largest Hessian diagonal (most active inputs) first.
   std::vector<int64_t> perm(static_cast<size_t>(n));
   std::iota(perm.begin(), perm.end(), 0);
@@ -86,6 +103,31 @@ QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQ
   st.warning = hinv.warning;
   const std::vector<float>& U = hinv.upper;
 
+  // The grid search's cost per permuted column (none when the Hessian was unusable: plain RTN grids).
+  std::vector<float> cost;
+  if (opt.clip_search && !hinv.identity_fallback) {
+    cost.resize(size_t(n));
+    for (int64_t j = 0; j < n; ++j) cost[size_t(j)] = 1.0f / (U[size_t(j * n + j)] * U[size_t(j * n + j)]);
+  }
+  const GroupGridFitter fitter(spec, opt);
+
+  // Static groups: every grid from the original weights, groups in the original column order. Min-max
+  // only: the updates that follow move weights, and a range clipped before them would clamp more.
+  std::vector<std::vector<GroupGrid>> static_grids;
+  if (opt.static_groups) {
+    std::vector<int64_t> pos(static_cast<size_t>(n));  // original column -> permuted position
+    for (int64_t j = 0; j < n; ++j) pos[size_t(perm[size_t(j)])] = j;
+    static_grids.assign(size_t(out.n_groups()), std::vector<GroupGrid>(size_t(m)));
+    for (int64_t g = 0; g < out.n_groups(); ++g) {
+#pragma omp parallel for schedule(static) if (m * gl > 16384)
+      for (int64_t r = 0; r < m; ++r) {
+        std::vector<float> vals(static_cast<size_t>(gl));
+        for (int64_t c = 0; c < gl; ++c) vals[size_t(c)] = wt[size_t(pos[size_t(g * gl + c)] * m + r)];
+        static_grids[size_t(g)][size_t(r)] = fitter.fit(vals.data(), nullptr, gl);
+      }
+    }
+  }
+
   std::vector<uint8_t> qt(static_cast<size_t>(n * m));  // codes, permuted and transposed
   std::vector<int32_t> group_of(static_cast<size_t>(n));  // group of permuted column j
   for (int64_t j = 0; j < n; ++j) group_of[size_t(j)] = int32_t(opt.static_groups ? perm[size_t(j)] / gl : j / gl);
@@ -107,6 +149,7 @@ QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQ
       r0 = m * t / nt;
       r1 = m * (t + 1) / nt;
 #endif
+      std::vector<float> vals(static_cast<size_t>(gl));
       for (int64_t j = i1; j < i2; ++j) {
         const int64_t g = group_of[size_t(j)];
         if (opt.static_groups) {
@@ -115,9 +158,8 @@ QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQ
           // The group's grid from its columns as they are now (earlier errors already folded in).
           const int64_t len = std::min(gl, n - j);
           for (int64_t r = r0; r < r1; ++r) {
-            float lo, hi;
-            value_range(wt.data() + j * m + r, len, m, lo, hi);
-            grids[size_t(r)] = fit_group_grid(lo, hi, spec);
+            for (int64_t c = 0; c < len; ++c) vals[size_t(c)] = wt[size_t((j + c) * m + r)];
+            grids[size_t(r)] = fitter.fit(vals.data(), cost.empty() ? nullptr : cost.data() + j, len);
             out.set_grid(r, g, grids[size_t(r)]);
           }
         }

@@ -19,6 +19,11 @@ struct GptqOptions {
   int64_t block_size = 128;    // columns per lazy batch update
   bool desc_act = false;       // quantize columns by decreasing diag(H) ("act order"); groups then follow that order (g_idx)
   bool static_groups = false;  // fit every group's grid before any update, on the original column order
+  // Fit each (row, group) grid with the clipping ratio in [clip_min_ratio, 1] that minimises the
+  // group's rounding errors weighted as GPTQ's loss weights them (e^2 / U_jj^2), not plain min-max.
+  bool clip_search = true;
+  int clip_grid = 20;
+  float clip_min_ratio = 0.5f;
 };
 
 struct GptqStats {
