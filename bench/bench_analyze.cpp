@@ -11,6 +11,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_main.h"
+
 #include "calibration/calibration_data.h"
 #include "calibration/calibration_pass.h"
 #include "calibration/gram_collector.h"
@@ -79,4 +81,4 @@ BENCHMARK(BM_DecoderOnly)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ImportanceMatrix)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_AnalyzeWithSuperWeights)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_GramAllSlots)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_MAIN();
+LLMQ_BENCHMARK_MAIN()

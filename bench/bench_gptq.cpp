@@ -12,6 +12,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench_main.h"
+
 #include "calibration/calibration_data.h"
 #include "calibration/gram_collector.h"
 #include "export/hf/model_quantizer.h"
@@ -134,4 +136,4 @@ void BM_ModelQuantize(benchmark::State& st) {
 BENCHMARK(BM_ModelQuantize)->Arg(0)->Arg(1)->Unit(benchmark::kSecond)->Iterations(1);
 
 }  // namespace
-BENCHMARK_MAIN();
+LLMQ_BENCHMARK_MAIN()

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "runtime/process_setup.h"
 #include "calibration/imatrix_file.h"
 #include "export/gguf/gguf_exporter.h"
 #include "model/ops.h"
@@ -26,6 +27,7 @@ double seconds_since(clk::time_point t0) { return std::chrono::duration<double>(
 }  // namespace
 
 int main(int argc, char** argv) {
+  llmq::restart_with_tuned_math_libraries(argv);
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s IMATRIX [llama-quantize] [model] [threads]\n", argv[0]);
     return 2;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/process_setup.h"
 #include "eval/perplexity.h"
 #include "model/model_loader.h"
 #include "model/ops.h"
@@ -32,6 +33,7 @@ static double sgemm_peak_gflops(int n) {
 }
 
 int main(int argc, char** argv) {
+  llmq::restart_with_tuned_math_libraries(argv);
   const int chunks = argc > 1 ? std::stoi(argv[1]) : 10;
   const std::string dir = argc > 2 ? argv[2] : std::string(LLMQ_SHARED_DIR) + "/models/small-llama";
   ops::set_num_threads(0);

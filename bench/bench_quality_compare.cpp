@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include "runtime/process_setup.h"
 #include "eval/logit_store.h"
 #include "eval/perplexity.h"
 #include "eval/quality_eval.h"
@@ -41,6 +42,7 @@ static std::string read_all(const std::string& path) {
 }
 
 int main(int argc, char** argv) {
+  llmq::restart_with_tuned_math_libraries(argv);
   const int64_t windows = argc > 1 ? std::stoll(argv[1]) : 8;
   const std::string dir = argc > 2 ? argv[2] : std::string(LLMQ_SHARED_DIR) + "/models/small-llama";
   std::vector<std::string> files(argv + std::min(argc, 3), argv + argc);

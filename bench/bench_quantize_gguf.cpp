@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 
+#include "runtime/process_setup.h"
 #include "export/gguf/gguf_exporter.h"
 #include "model/ops.h"
 
@@ -17,6 +18,7 @@ using namespace llmq;
 using clk = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
+  llmq::restart_with_tuned_math_libraries(argv);
   const int repeats = argc > 1 ? std::stoi(argv[1]) : 3;
   const auto preset = preset_from_name(argc > 2 ? argv[2] : "Q4_K_M");
   const std::string dir = argc > 3 ? argv[3] : std::string(LLMQ_SHARED_DIR) + "/models/small-llama";

@@ -8,12 +8,12 @@
 #include "export/gguf/gguf_model_loader.h"
 #include "export/hf/loaders/ct_lowbit_loader.h"
 #include "export/hf/loaders/hf_quant_loader.h"
+#include "runtime/process_setup.h"
 #include "util/error.h"
 
 int main(int argc, char** argv) {
   using namespace llmq::cli;
-  // OpenMP threads that spin while idle starve OpenBLAS's threads on small machines.
-  setenv("OMP_WAIT_POLICY", "passive", 0);
+  llmq::restart_with_tuned_math_libraries(argv);  // before any work: the libraries read these at load
   CLI::App app{"llm-quantize: post-training quantization of large language models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "llm-quantize 0.1.0");

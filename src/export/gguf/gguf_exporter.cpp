@@ -80,6 +80,24 @@ void encode_tensor(const GgufTensorSpec& spec, GgmlType type, bool quantizable, 
   }
 }
 
+// The per-tensor report of a plan: types, sizes, totals.
+GgufExportResult planned_result(const std::vector<GgufTensorSpec>& layout, const std::vector<TensorTypeChoice>& plan) {
+  GgufExportResult result;
+  for (size_t i = 0; i < layout.size(); ++i) {
+    GgufTensorResult t;
+    t.name = layout[i].name;
+    t.ne = layout[i].ne;
+    t.type = plan[i].type;
+    t.note = plan[i].note;
+    t.n_elements = layout[i].n_elements();
+    t.bytes = ggml::row_size(t.type, layout[i].row_length()) * size_t(layout[i].n_rows());
+    result.n_elements += t.n_elements;
+    result.tensor_bytes += t.bytes;
+    result.tensors.push_back(std::move(t));
+  }
+  return result;
+}
+
 // llama-quantize refuses the coarsest types without importance data for
 // every tensor they apply to; so do we, before writing anything.
 void check_importance(const std::string& model_dir, const std::vector<GgufTensorSpec>& layout,
@@ -118,24 +136,12 @@ GgufExportResult export_gguf(const std::string& model_dir, const GgufExportOptio
   if (opt.importance) quant.has_imatrix = true;
   const std::vector<TensorTypeChoice> plan = plan_tensor_types(cfg, layout, quant, checkpoint_float_type(ckpt, layout));
 
-  GgufExportResult result;
+  GgufExportResult result = planned_result(layout, plan);
   result.model_dir = model_dir;
   result.preset = quant.preset;
   result.dry_run = opt.dry_run;
   result.source_bytes = ckpt.total_bytes();
   for (const TensorTypeChoice& c : plan) result.needs_importance |= c.needs_importance;
-  for (size_t i = 0; i < layout.size(); ++i) {
-    GgufTensorResult t;
-    t.name = layout[i].name;
-    t.ne = layout[i].ne;
-    t.type = plan[i].type;
-    t.note = plan[i].note;
-    t.n_elements = layout[i].n_elements();
-    t.bytes = ggml::row_size(t.type, layout[i].row_length()) * size_t(layout[i].n_rows());
-    result.n_elements += t.n_elements;
-    result.tensor_bytes += t.bytes;
-    result.tensors.push_back(std::move(t));
-  }
 
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   if (opt.dry_run) {

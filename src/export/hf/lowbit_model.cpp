@@ -171,11 +171,12 @@ LowbitModel quantize_model_lowbit(const ModelWeights& source, const std::vector<
   m.weights->runtime = {};
   std::vector<LayerLinear> linears = model_linears(*m.weights);
   // Check every width before the long work starts.
-  const int64_t group = scheme.weights == LowbitWeights::Nvfp4 ? fp::kNvfp4GroupSize
-                        : scheme.weights == LowbitWeights::Mxfp4 ? fp::kMxfp4GroupSize : 1;
+  const int64_t group_size = scheme.weights == LowbitWeights::Nvfp4 ? fp::kNvfp4GroupSize
+                             : scheme.weights == LowbitWeights::Mxfp4 ? fp::kMxfp4GroupSize : 1;
   for (const LayerLinear& l : linears)
-    if (l.weight->cols() % group != 0)
-      fail("{}: {} input features are not a multiple of the {} group size {}", l.name, l.weight->cols(), scheme.name(), group);
+    if (l.weight->cols() % group_size != 0)
+      fail("{}: {} input features are not a multiple of the {} group size {}", l.name, l.weight->cols(), scheme.name(),
+           group_size);
 
   CalibrationStats stats;
   calibrate(source, windows, scheme, stats);
