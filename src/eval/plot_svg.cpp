@@ -155,10 +155,17 @@ static void render_panel(std::string& svg, const PlotPanel& p, int y0, int width
       placed.push_back({px0 + 4, px0 + 4 + 6.5 * double(p.reference_label.size()), y - 4});
     }
   }
-  if (pts.size() > 1) {
+  // The line joins only the points that no other point beats at an equal or
+  // smaller size (lower is better on both metrics): the size/quality
+  // frontier. Joining every point would draw a trade-off curve through
+  // methods that are simply worse (e.g. a larger file with higher KLD).
+  const std::vector<PlotPoint> frontier = size_quality_frontier(pts);
+  if (frontier.size() > 1) {
     std::string path;
-    for (const PlotPoint& q : pts) path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "M" : " L", sx(q.x), sy(q.y));
-    svg += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"#4a7ab5\" stroke-width=\"1.5\"/>\n", path);
+    for (const PlotPoint& q : frontier)
+      path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "M" : " L", sx(q.x), sy(q.y));
+    svg += fmt::format("<path class=\"frontier\" d=\"{}\" fill=\"none\" stroke=\"#4a7ab5\" stroke-width=\"1.5\"/>\n",
+                       path);
   }
   for (const PlotPoint& q : pts) {
     const double x = sx(q.x), y = sy(q.y);
@@ -177,6 +184,15 @@ static void render_panel(std::string& svg, const PlotPanel& p, int y0, int width
                        left ? x - 7 : x + 7, ly, left ? "end" : "start", xml_escape(q.label));
   }
   svg += "</g>\n";
+}
+
+std::vector<PlotPoint> size_quality_frontier(std::vector<PlotPoint> points) {
+  std::sort(points.begin(), points.end(),
+            [](const PlotPoint& a, const PlotPoint& b) { return a.x != b.x ? a.x < b.x : a.y < b.y; });
+  std::vector<PlotPoint> frontier;
+  for (const PlotPoint& q : points)
+    if (frontier.empty() || q.y < frontier.back().y) frontier.push_back(q);
+  return frontier;
 }
 
 std::string render_svg(const std::vector<PlotPanel>& panels, const std::string& title, int width, int panel_height) {

@@ -22,6 +22,10 @@ struct PlotPanel {
   std::optional<double> x_min, x_max;  // x range to cover besides the points (panels sharing an x axis)
 };
 
+// The points no other point beats at an equal or smaller x (lower y is
+// better), in increasing x.
+std::vector<PlotPoint> size_quality_frontier(std::vector<PlotPoint> points);
+
 struct AxisTicks {
   double lo = 0, hi = 1;      // the axis range (ticks at both ends for linear axes)
   std::vector<double> ticks;  // where ticks and grid lines go

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "eval/plot_svg.h"
 #include "eval/quality_gate.h"
 #include "eval/quality_report.h"
@@ -114,6 +116,23 @@ TEST(PlotSvg, QualityPlotHasLabelledPointsAndAxes) {
   EXPECT_EQ(count("class=\"reference\""), 1u);  // the base perplexity line
   EXPECT_NE(svg.find("bits per weight"), std::string::npos);
   EXPECT_NE(svg.find("(log scale)"), std::string::npos);
+}
+
+TEST(PlotSvg, LineJoinsOnlyTheSizeQualityFrontier) {
+  // (bpw, KLD): the 7.1 bpw point is larger and worse than the 5.0 one.
+  const std::vector<PlotPoint> pts = {{8.5, 0.0001, "q8"}, {3.4, 0.11, "q2"}, {7.1, 0.018, "gptq"}, {5.0, 0.008, "q4"}};
+  const std::vector<PlotPoint> f = size_quality_frontier(pts);
+  ASSERT_EQ(f.size(), 3u);
+  EXPECT_EQ(f[0].label, "q2");
+  EXPECT_EQ(f[1].label, "q4");
+  EXPECT_EQ(f[2].label, "q8");
+  PlotPanel panel;
+  panel.points = pts;
+  const std::string svg = render_svg({panel}, "t");
+  const size_t at = svg.find("class=\"frontier\" d=\"");
+  ASSERT_NE(at, std::string::npos);
+  const std::string d = svg.substr(at, svg.find('"', at + 22) - at);
+  EXPECT_EQ(std::count(d.begin(), d.end(), 'L'), 2);  // M q2 L q4 L q8
 }
 
 TEST(QualityGate, PassesWithinLimitsAndExplainsFailures) {
