@@ -17,8 +17,10 @@ constexpr GgmlType kTypes[] = {GgmlType::IQ1_S,  GgmlType::IQ1_M,   GgmlType::IQ
 
 TEST(IqGridRoundTrip, ErrorOnGaussianRowsFallsWithSize) {
   const auto x = gaussian(16 * 1024, 11);
-  // Measured relative RMSE: 0.452, 0.420, 0.331, 0.288, 0.241, 0.178, 0.130.
-  const double bound[] = {0.47, 0.44, 0.345, 0.30, 0.25, 0.19, 0.14};
+  // Measured relative RMSE: 0.452, 0.420, 0.331, 0.288, 0.241, 0.178, 0.130
+  // for the least-squares fit; IQ1_S 0.478, IQ1_M 0.440 once the rows'
+  // scales are raised so they are not shrunk (iq_grid_rows.h).
+  const double bound[] = {0.49, 0.45, 0.345, 0.30, 0.25, 0.19, 0.14};
   double previous = 1;
   for (size_t k = 0; k < std::size(kTypes); ++k) {
     const double e = relative_rmse(x, round_trip(kTypes[k], x, 1024));
@@ -45,9 +47,34 @@ TEST(IqGridRoundTrip, RealWeights) {
     double previous = 1;
     for (GgmlType t : kTypes) {
       const double e = relative_rmse(r.values, round_trip(t, r.values, r.n_cols));
-      EXPECT_LT(e, 0.48) << llmq::ggml::type_name(t);
+      EXPECT_LT(e, 0.5) << llmq::ggml::type_name(t);  // IQ1_S: 0.48
       EXPECT_LT(e, previous) << llmq::ggml::type_name(t);
       previous = e;
+    }
+  }
+}
+
+// The rows' super-scales are raised after the search (iq_grid_rows.h) so the
+// decoded row is not shrunk towards zero: the least-squares fit alone keeps
+// 0.86-0.97 of the row's projection <x, q>/<x, x> and 0.90-0.97 of its
+// power. After the gain the projection must be closer to 1 than the power
+// is above 1, both inside the band between the two single-criterion gains.
+TEST(IqGridRoundTrip, DecodedRowsAreNotShrunk) {
+  const Rows r = read_bf16_rows(model_path("small-llama"), "model.layers.2.self_attn.q_proj.weight", 16);
+  for (GgmlType t : kTypes) {
+    const auto q = round_trip(t, r.values, r.n_cols);
+    for (int64_t row = 0; row < 16; ++row) {
+      double xx = 0, xq = 0, qq = 0;
+      for (int64_t i = row * r.n_cols; i < (row + 1) * r.n_cols; ++i) {
+        xx += double(r.values[size_t(i)]) * r.values[size_t(i)];
+        xq += double(r.values[size_t(i)]) * q[size_t(i)];
+        qq += double(q[size_t(i)]) * q[size_t(i)];
+      }
+      const double projection = xq / xx, power = qq / xx;
+      EXPECT_GT(projection, 0.93) << llmq::ggml::type_name(t) << " row " << row;
+      EXPECT_LE(projection, 1.0) << llmq::ggml::type_name(t) << " row " << row;
+      EXPECT_GE(power, 1.0) << llmq::ggml::type_name(t) << " row " << row;
+      EXPECT_LT(power, 1.15) << llmq::ggml::type_name(t) << " row " << row;
     }
   }
 }

@@ -36,7 +36,7 @@ void decode_group(int point, bool negative_delta, float scale, float* y) {
 
 // ================================ IQ1_S =====================================
 void quantize_row_iq1_s(const float* x, void* vy, int64_t n, const float* imatrix) {
-  quantize_grid_row(iq1s_format(), "iq1_s", x, n, imatrix, [&](const GridCode& c, int64_t b) {
+  quantize_grid_row(iq1s_format(), "iq1_s", x, n, imatrix, vy, dequantize_row_iq1_s, [&](const GridCode& c, int64_t b) {
     BlockIQ1S blk{};
     blk.d = c.d_bits;
     for (int j = 0; j < 8; ++j) {
@@ -75,7 +75,7 @@ uint16_t scales_word(const uint8_t* scales, int i) {
 }  // namespace
 
 void quantize_row_iq1_m(const float* x, void* vy, int64_t n, const float* imatrix) {
-  quantize_grid_row(iq1m_format(), "iq1_m", x, n, imatrix, [&](const GridCode& c, int64_t b) {
+  quantize_grid_row(iq1m_format(), "iq1_m", x, n, imatrix, vy, dequantize_row_iq1_m, [&](const GridCode& c, int64_t b) {
     BlockIQ1M blk{};
     uint16_t sc[4] = {};
     for (int j = 0; j < 16; ++j) {  // 16-value sub-blocks

@@ -47,7 +47,7 @@ float iq2_scale(float d, int l) { return d * (0.5f + float(l)) * 0.25f; }
 
 // ================================ IQ2_XXS ===================================
 void quantize_row_iq2_xxs(const float* x, void* vy, int64_t n, const float* imatrix) {
-  quantize_grid_row(iq2xxs_format(), "iq2_xxs", x, n, imatrix, [&](const GridCode& c, int64_t b) {
+  quantize_grid_row(iq2xxs_format(), "iq2_xxs", x, n, imatrix, vy, dequantize_row_iq2_xxs, [&](const GridCode& c, int64_t b) {
     BlockIQ2XXS blk{};
     blk.d = c.d_bits;
     for (int j = 0; j < 8; ++j) {
@@ -80,7 +80,7 @@ void dequantize_row_iq2_xxs(const void* vx, float* y, int64_t n) {
 
 // ================================ IQ2_XS ====================================
 void quantize_row_iq2_xs(const float* x, void* vy, int64_t n, const float* imatrix) {
-  quantize_grid_row(iq2xs_format(), "iq2_xs", x, n, imatrix, [&](const GridCode& c, int64_t b) {
+  quantize_grid_row(iq2xs_format(), "iq2_xs", x, n, imatrix, vy, dequantize_row_iq2_xs, [&](const GridCode& c, int64_t b) {
     BlockIQ2XS blk{};
     blk.d = c.d_bits;
     for (int j = 0; j < 16; ++j) {  // 16-value sub-blocks: two groups each
@@ -105,7 +105,7 @@ void dequantize_row_iq2_xs(const void* vx, float* y, int64_t n) {
 
 // ================================ IQ2_S =====================================
 void quantize_row_iq2_s(const float* x, void* vy, int64_t n, const float* imatrix) {
-  quantize_grid_row(iq2s_format(), "iq2_s", x, n, imatrix, [&](const GridCode& c, int64_t b) {
+  quantize_grid_row(iq2s_format(), "iq2_s", x, n, imatrix, vy, dequantize_row_iq2_s, [&](const GridCode& c, int64_t b) {
     BlockIQ2S blk{};
     blk.d = c.d_bits;
     for (int j = 0; j < 16; ++j) {

@@ -38,7 +38,7 @@ void decode_pair(uint32_t first, uint32_t second, uint8_t signs, float scale, fl
 
 // ================================ IQ3_XXS ===================================
 void quantize_row_iq3_xxs(const float* x, void* vy, int64_t n, const float* imatrix) {
-  quantize_grid_row(iq3xxs_format(), "iq3_xxs", x, n, imatrix, [&](const GridCode& c, int64_t b) {
+  quantize_grid_row(iq3xxs_format(), "iq3_xxs", x, n, imatrix, vy, dequantize_row_iq3_xxs, [&](const GridCode& c, int64_t b) {
     BlockIQ3XXS blk{};
     blk.d = c.d_bits;
     for (int j = 0; j < 8; ++j) {
@@ -69,7 +69,7 @@ void dequantize_row_iq3_xxs(const void* vx, float* y, int64_t n) {
 
 // ================================ IQ3_S =====================================
 void quantize_row_iq3_s(const float* x, void* vy, int64_t n, const float* imatrix) {
-  quantize_grid_row(iq3s_format(), "iq3_s", x, n, imatrix, [&](const GridCode& c, int64_t b) {
+  quantize_grid_row(iq3s_format(), "iq3_s", x, n, imatrix, vy, dequantize_row_iq3_s, [&](const GridCode& c, int64_t b) {
     BlockIQ3S blk{};
     blk.d = c.d_bits;
     for (int j = 0; j < 8; ++j) {
