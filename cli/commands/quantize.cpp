@@ -155,6 +155,13 @@ void register_quantize(CLI::App& app) {
       hf->model = a->model;
       hf->method = a->format;
       hf->output = a->output;
+      hf->imatrix = a->imatrix;
+      hf->dynamic_experts = dyn->dyn.dynamic_experts;
+      hf->expert_min_bits = dyn->dyn.expert_min_bits;
+      hf->expert_max_bits = dyn->dyn.expert_max_bits;
+      hf->hot_fraction = dyn->dyn.hot_fraction;
+      if (!hf->dynamic_experts && (dyn->dyn.o_emin->count() || dyn->dyn.o_emax->count() || dyn->dyn.o_hot->count()))
+        throw CLI::ValidationError("--expert-min-bits/--expert-max-bits/--hot-expert-fraction", "need --dynamic-experts");
       run_quantize_hf(*hf, *opts);
       return;
     }

@@ -6,10 +6,13 @@
 #include <cctype>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "export/hf/hf_quantize_pipeline.h"
+#include "mixed/expert_bits.h"
 #include "util/error.h"
 #include "util/progress.h"
 
@@ -108,10 +111,44 @@ HfQuantizeJob make_job(const QuantizeHfArgs& a) {
   return j;
 }
 
+// --dynamic-experts: per-expert bits from the importance matrix's routing counts.
+std::optional<ExpertBitsPlan> expert_bits_plan(const QuantizeHfArgs& a, HfQuantizeJob& job) {
+  if (!a.dynamic_experts) return std::nullopt;
+  if (job.quant.method != IntQuantMethod::Rtn)
+    fail("--dynamic-experts writes per-expert bits for rtn only (asked for {})", a.method);
+  check_linear_bits_for_format(job.format, {{"model.layers.0.mlp.experts.0.gate_proj.weight", a.bits}});
+  ExpertTierOptions opt;
+  opt.hot_fraction = a.hot_fraction;
+  opt.bits = {a.expert_min_bits, a.expert_max_bits};
+  ExpertBitsPlan plan = plan_expert_bits_for_model(a.model, a.imatrix, job.format, opt);
+  job.quant.linear_bits = plan.linear_bits;
+  return plan;
+}
+
+nlohmann::json expert_plan_json(const ExpertBitsPlan& p) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const LayerExpertBits& l : p.layers) {
+    std::vector<std::string> tiers;
+    for (ExpertTier t : l.tiers) tiers.push_back(expert_tier_name(t));
+    layers.push_back({{"layer", l.layer}, {"routing_counts", l.counts}, {"tiers", tiers}, {"bits", l.bits},
+                      {"mean_bits", l.mean_bits}});
+  }
+  return {{"granularity", "per expert"},
+          {"bits", {{"cold", p.widths.cold}, {"average", p.widths.average}, {"hot", p.widths.hot}}},
+          {"layers", layers}};
+}
+
+void print_expert_plan(const ExpertBitsPlan& p, const char* format) {
+  fmt::print("MoE experts: per expert ({} stores each expert's projections as modules of their own): "
+             "cold {} bits, average {} bits, hot {} bits\n", format, p.widths.cold, p.widths.average, p.widths.hot);
+  for (const LayerExpertBits& l : p.layers) fmt::print("  layer {:>3}: bits {} (mean {:.2f})\n", l.layer, fmt::join(l.bits, " "), l.mean_bits);
+}
+
 }  // namespace
 
 void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
-  const HfQuantizeJob job = make_job(a);
+  HfQuantizeJob job = make_job(a);
+  const std::optional<ExpertBitsPlan> experts = expert_bits_plan(a, job);
   std::unique_ptr<Progress> bar;
   const HfQuantizeOutcome r = run_hf_quantize(job, [&](int layer, int n) {
     if (!bar) bar = std::make_unique<Progress>(a.method, size_t(n), true, "layers");
@@ -136,13 +173,15 @@ void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
                 {"ignored", r.ignored},
                 {"rtn_fallbacks", r.rtn_fallbacks},
                 {"warnings", r.warnings},
-                {"report", r.report}});
+                {"report", r.report},
+                {"experts", experts ? expert_plan_json(*experts) : nlohmann::json(nullptr)}});
     return;
   }
   for (const std::string& w : r.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   if (!r.rtn_fallbacks.empty())
     std::fprintf(stderr, "note: %zu linears fell back to RTN (first: %s)\n", r.rtn_fallbacks.size(), r.rtn_fallbacks[0].c_str());
   if (!r.ignored.empty()) std::fprintf(stderr, "note: %zu linears kept in floating point (--ignore)\n", r.ignored.size());
+  if (experts) print_expert_plan(*experts, hf_quant_format_name(job.format));
   if (r.files.size() > 1) std::fprintf(stderr, "note: weights split into %zu shards\n", r.files.size());
   fmt::print("wrote {} ({} {}-bit {}, {} layout): {} quantized linears, {:.2f} MiB (from {:.2f} MiB), {:.1f} s\n",
              r.output_dir, a.method, a.bits, a.group_size < 0 ? std::string("per-channel") : fmt::format("g{}", a.group_size),

@@ -34,6 +34,11 @@ struct QuantizeHfArgs {
   int64_t min_expert_tokens = 32;
   std::vector<std::string> ignore;  // regexes of linear weight names kept in floating point
   std::string max_shard_size = "5GB";
+  // MoE: per-expert bits by routing counts (the --dynamic-experts options of
+  // dynamic_options.h and --imatrix, shared with GGUF; set by the owner).
+  bool dynamic_experts = false;
+  std::string imatrix;
+  double expert_min_bits = 2, expert_max_bits = 8, hot_fraction = 0.1;
 };
 
 // The method-specific options (no positionals, no -o, no --format/--threads/--quiet).

@@ -45,6 +45,23 @@ const char* expert_tier_name(ExpertTier t) {
   return "?";
 }
 
+std::vector<ExpertTier> assign_expert_tiers(const std::vector<int64_t>& counts, double hot_fraction, double cold_share) {
+  const size_t n = counts.size();
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t(0));
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return counts[a] > counts[b]; });
+  const size_t n_hot = n ? std::max<size_t>(1, size_t(std::ceil(hot_fraction * double(n) - 1e-9))) : 0;
+  const double total = double(std::accumulate(counts.begin(), counts.end(), int64_t(0)));
+  const double mean = n ? total / double(n) : 0.0;
+  std::vector<ExpertTier> tiers(n, ExpertTier::Average);
+  for (size_t r = 0; r < n; ++r) {
+    const size_t e = order[r];
+    if (r < n_hot && counts[e] > 0) tiers[e] = ExpertTier::Hot;
+    else if (double(counts[e]) < cold_share * mean) tiers[e] = ExpertTier::Cold;
+  }
+  return tiers;
+}
+
 std::vector<LayerExpertPlan> plan_expert_tiers(const std::map<int, std::vector<int64_t>>& routing,
                                                const std::vector<GgmlType>& ladder, int64_t row_length,
                                                const ExpertTierOptions& opt) {
@@ -67,18 +84,8 @@ std::vector<LayerExpertPlan> plan_expert_tiers(const std::map<int, std::vector<i
     p.layer = layer;
     p.counts = counts;
     const size_t n = counts.size();
-    std::vector<size_t> order(n);
-    std::iota(order.begin(), order.end(), size_t(0));
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return counts[a] > counts[b]; });
-    const size_t n_hot = n ? std::max<size_t>(1, size_t(std::ceil(opt.hot_fraction * double(n) - 1e-9))) : 0;
     const double total = double(std::accumulate(counts.begin(), counts.end(), int64_t(0)));
-    const double mean = n ? total / double(n) : 0.0;
-    p.tiers.assign(n, ExpertTier::Average);
-    for (size_t r = 0; r < n; ++r) {
-      const size_t e = order[r];
-      if (r < n_hot && counts[e] > 0) p.tiers[e] = ExpertTier::Hot;
-      else if (double(counts[e]) < opt.cold_share * mean) p.tiers[e] = ExpertTier::Cold;
-    }
+    p.tiers = assign_expert_tiers(counts, opt.hot_fraction, opt.cold_share);
     double routed = 0;
     for (size_t e = 0; e < n; ++e) {
       const GgmlType t = p.tiers[e] == ExpertTier::Hot ? hot_type : p.tiers[e] == ExpertTier::Cold ? cold_type : mid_type;

@@ -39,6 +39,11 @@ struct ExpertTierOptions {
   BitRange bits{2, 8};         // --expert-min-bits / --expert-max-bits
 };
 
+// The tier of each expert of one layer from its routed tokens: the top
+// `hot_fraction` (at least one, if routed at all) hot, fewer than `cold_share`
+// of the layer's mean tokens cold, the rest average.
+std::vector<ExpertTier> assign_expert_tiers(const std::vector<int64_t>& counts, double hot_fraction, double cold_share);
+
 struct LayerExpertPlan {
   int layer = 0;
   std::vector<int64_t> counts;        // routed tokens per expert

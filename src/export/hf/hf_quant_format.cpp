@@ -1,5 +1,7 @@
 #include "export/hf/hf_quant_format.h"
 
+#include <set>
+
 #include "util/error.h"
 
 namespace llmq {
@@ -49,6 +51,33 @@ IntQuantSpec spec_for_format(HfQuantFormat f, IntQuantSpec spec, const GptqOptio
       break;
   }
   return spec;
+}
+
+std::vector<int> format_bit_widths(HfQuantFormat f) {
+  switch (f) {
+    case HfQuantFormat::Gptq: case HfQuantFormat::Mlx: return {2, 3, 4, 8};
+    case HfQuantFormat::Awq: return {4};
+    case HfQuantFormat::CompressedTensors: return {2, 4, 8};  // see spec_for_format on 3 bits
+  }
+  return {};
+}
+
+void check_linear_bits_for_format(HfQuantFormat f, const std::map<std::string, int>& linear_bits) {
+  if (linear_bits.empty()) return;
+  const char* name = hf_quant_format_name(f);
+  if (f == HfQuantFormat::Awq)
+    fail("{} output cannot hold per-linear bit widths (AutoAWQ checkpoints have one bit width); use gptq or "
+         "compressed-tensors", name);
+  if (f == HfQuantFormat::Mlx)
+    for (const auto& [linear, bits] : linear_bits)
+      if (linear.find(".experts.") != std::string::npos)
+        fail("{} output cannot hold per-expert bit widths: mlx-lm stacks the experts of a layer into one "
+             "SwitchLinear (switch_mlp.{{gate,up,down}}_proj) with one bit width; use gptq or compressed-tensors "
+             "(first expert linear: {})", name, linear);
+  const std::vector<int> widths = format_bit_widths(f);
+  const std::set<int> ok(widths.begin(), widths.end());
+  for (const auto& [linear, bits] : linear_bits)
+    if (!ok.count(bits)) fail("{} output cannot store {}-bit weights ({})", name, bits, linear);
 }
 
 }  // namespace llmq

@@ -5,7 +5,9 @@
 //   awq                 AutoAWQ GEMM: vLLM, transformers
 //   compressed-tensors  pack-quantized (llm-compressor): vLLM, transformers
 //   mlx                 mlx-lm affine quantization
+#include <map>
 #include <string>
+#include <vector>
 
 #include "quant/formats/intq/int_quant_spec.h"
 #include "quant/methods/gptq.h"
@@ -21,5 +23,13 @@ HfQuantFormat parse_hf_quant_format(const std::string& s);  // throws llmq::Erro
 // Throws llmq::Error naming the format when it cannot hold the requested
 // bits / group size / act-order groups.
 IntQuantSpec spec_for_format(HfQuantFormat f, IntQuantSpec spec, const GptqOptions& gptq, bool act_order_used);
+
+// Bit widths the format can store, ascending.
+std::vector<int> format_bit_widths(HfQuantFormat f);
+
+// Throws llmq::Error when the format cannot record per-linear bit widths
+// (`linear_bits`, weight name -> bits) the way its consumers read them, or
+// cannot store one of the widths.
+void check_linear_bits_for_format(HfQuantFormat f, const std::map<std::string, int>& linear_bits);
 
 }  // namespace llmq

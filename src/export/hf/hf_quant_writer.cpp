@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "export/hf/checkpoint_side_files.h"
 #include "export/hf/hf_tensor_encoders.h"
@@ -56,7 +57,18 @@ HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat fo
                                       const std::string& source_dir, const std::string& out_dir, uint64_t max_shard_bytes) {
   ensure_not_same_path(out_dir, source_dir);
   if (qm.linears.empty()) fail("nothing to write: the model has no quantized linears");
-  const IntQuantSpec& spec = qm.linears.begin()->second.spec;
+  check_linear_bits_for_format(format, opt.linear_bits);
+  // The config's bits are those of the linears without a width of their own.
+  const QuantizedLinear* base = &qm.linears.begin()->second;
+  for (const auto& [name, q] : qm.linears)
+    if (!opt.linear_bits.count(name)) {
+      base = &q;
+      break;
+    }
+  const IntQuantSpec& spec = base->spec;
+  std::map<std::string, int> module_bits;
+  for (const auto& [name, q] : qm.linears)
+    if (q.spec.bits != spec.bits) module_bits[module_of(name)] = q.spec.bits;
   const DType float_dt = unquantized_dtype(format);
 
   // Every tensor of the checkpoint, in named_tensors order.
@@ -83,7 +95,7 @@ HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat fo
       write_safetensors_shards(out, tensors, {{"format", format == HfQuantFormat::Mlx ? "mlx" : "pt"}}, max_shard_bytes);
 
   nlohmann::json cfg = parse_json_file((fs::path(source_dir) / "config.json").string());
-  const nlohmann::json qcfg = quantization_config(format, spec, opt, not_quantized, ignored);
+  const nlohmann::json qcfg = quantization_config(format, spec, opt, not_quantized, ignored, module_bits);
   if (format == HfQuantFormat::Mlx) cfg["quantization"] = qcfg;  // mlx-lm reads "quantization"; newer also the HF key
   cfg["quantization_config"] = qcfg;
   cfg["torch_dtype"] = torch_dtype_name(float_dt);
@@ -92,7 +104,9 @@ HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat fo
   if (format == HfQuantFormat::Gptq) {
     nlohmann::json qc = qcfg;
     qc.erase("lm_head");
-    qc.erase("dynamic");
+    // GPTQModel reads quantize_config.json: it needs the "+:" bit rules to build
+    // each module at its width; skip-only rules stay in config.json alone.
+    if (module_bits.empty()) qc.erase("dynamic");
     write_json_file(out.file("quantize_config.json"), qc);
   }
   copy_checkpoint_side_files(source_dir, out);

@@ -29,6 +29,7 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
   HfQuantizeJob job = job_in;
   const bool act_order = job.quant.method == IntQuantMethod::Gptq && job.quant.gptq.desc_act;
   job.quant.spec = spec_for_format(job.format, job.quant.spec, job.quant.gptq, act_order);
+  check_linear_bits_for_format(job.format, job.quant.linear_bits);
   if (job.output_dir.empty()) job.output_dir = default_hf_quant_output(job);
   ensure_not_same_path(job.output_dir, job.model_dir);
   const IgnoreList check_patterns(job.quant.ignore);  // a bad pattern fails before any long work

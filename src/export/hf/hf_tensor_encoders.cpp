@@ -122,21 +122,25 @@ void add_quantized_linear(HfQuantFormat f, const std::string& prefix, const Quan
 
 namespace {
 
+// A module name as an anchored regular expression for GPTQModel / vLLM "dynamic" rules.
+std::string anchored_regex(const std::string& s) {
+  std::string r = "^";
+  for (char c : s) {
+    if (std::string_view(".[]()*+?^$|\\{}").find(c) != std::string_view::npos) r += '\\';
+    r += c;
+  }
+  return r + "$";
+}
+
 // GPTQModel / vLLM "dynamic" rules: "-:REGEX" leaves matching modules unquantized. vLLM
 // matches its fused modules (qkv_proj, gate_up_proj), so a fully ignored q/k/v or
-// gate/up pair also gets a rule for the fused name.
-nlohmann::json gptq_dynamic_skips(const std::vector<std::string>& ignored) {
-  auto quoted = [](const std::string& s) {
-    std::string r = "^";
-    for (char c : s) {
-      if (std::string_view(".[]()*+?^$|\\{}").find(c) != std::string_view::npos) r += '\\';
-      r += c;
-    }
-    return r + "$";
-  };
+// gate/up pair also gets a rule for the fused name. "+:REGEX": {"bits": N} gives the
+// matching module other bits than the config's (GPTQModel builds each module's
+// QuantLinear from the rule that matches its name).
+nlohmann::json gptq_dynamic_rules(const std::vector<std::string>& ignored, const std::map<std::string, int>& module_bits) {
   const std::set<std::string> set(ignored.begin(), ignored.end());
   nlohmann::json rules = nlohmann::json::object();
-  for (const std::string& m : ignored) rules["-:" + quoted(m)] = nlohmann::json::object();
+  for (const std::string& m : ignored) rules["-:" + anchored_regex(m)] = nlohmann::json::object();
   const std::vector<std::pair<std::vector<std::string>, std::string>> fused = {
       {{"q_proj", "k_proj", "v_proj"}, "qkv_proj"}, {{"gate_proj", "up_proj"}, "gate_up_proj"}};
   for (const std::string& m : ignored)
@@ -145,15 +149,55 @@ nlohmann::json gptq_dynamic_skips(const std::vector<std::string>& ignored) {
       const std::string base = m.substr(0, m.size() - parts[0].size());
       bool all = true;
       for (const std::string& p : parts) all &= set.count(base + p) > 0;
-      if (all) rules["-:" + quoted(base + name)] = nlohmann::json::object();
+      if (all) rules["-:" + anchored_regex(base + name)] = nlohmann::json::object();
     }
+  for (const auto& [m, bits] : module_bits) rules["+:" + anchored_regex(m)] = {{"bits", bits}};
   return rules;
+}
+
+// compressed-tensors "weights" scheme of one config group.
+nlohmann::json ct_weight_scheme(const IntQuantSpec& spec, int bits, const IntQuantizeOptions& opt) {
+  using nlohmann::json;
+  const bool act_groups = opt.method == IntQuantMethod::Gptq && opt.gptq.desc_act && spec.group_size > 0;
+  return {{"num_bits", bits},
+          {"type", "int"},
+          {"symmetric", spec.sym},
+          {"strategy", spec.group_size < 0 ? "channel" : "group"},
+          {"group_size", spec.group_size < 0 ? json(nullptr) : json(spec.group_size)},
+          {"dynamic", false},
+          {"actorder", act_groups ? json(opt.gptq.static_groups ? "weight" : "group") : json(nullptr)},
+          {"observer", "minmax"},
+          {"observer_kwargs", json::object()},
+          {"block_structure", nullptr}};
+}
+
+nlohmann::json ct_config_group(nlohmann::json targets, nlohmann::json weights) {
+  return {{"targets", std::move(targets)},
+          {"weights", std::move(weights)},
+          {"input_activations", nullptr},
+          {"output_activations", nullptr},
+          {"format", "pack-quantized"}};
+}
+
+// group_0 targets every Linear at spec.bits; each other bit width gets a group
+// whose targets name its modules exactly (consumers prefer a name match over a
+// class match when a module matches several groups).
+nlohmann::json ct_config_groups(const IntQuantSpec& spec, const IntQuantizeOptions& opt,
+                                const std::map<std::string, int>& module_bits) {
+  nlohmann::json groups = {{"group_0", ct_config_group({"Linear"}, ct_weight_scheme(spec, spec.bits, opt))}};
+  std::map<int, std::vector<std::string>> by_bits;
+  for (const auto& [m, bits] : module_bits) by_bits[bits].push_back(m);
+  int g = 1;
+  for (const auto& [bits, modules] : by_bits)
+    groups["group_" + std::to_string(g++)] = ct_config_group(modules, ct_weight_scheme(spec, bits, opt));
+  return groups;
 }
 
 }  // namespace
 
 nlohmann::json quantization_config(HfQuantFormat f, const IntQuantSpec& spec, const IntQuantizeOptions& opt,
-                                   const std::vector<std::string>& not_quantized, const std::vector<std::string>& ignored) {
+                                   const std::vector<std::string>& not_quantized, const std::vector<std::string>& ignored,
+                                   const std::map<std::string, int>& module_bits) {
   using nlohmann::json;
   switch (f) {
     case HfQuantFormat::Gptq: {
@@ -169,7 +213,7 @@ nlohmann::json quantization_config(HfQuantFormat f, const IntQuantSpec& spec, co
               {"lm_head", false},
               {"model_name_or_path", nullptr},
               {"model_file_base_name", "model"}};
-      if (!ignored.empty()) cfg["dynamic"] = gptq_dynamic_skips(ignored);
+      if (!ignored.empty() || !module_bits.empty()) cfg["dynamic"] = gptq_dynamic_rules(ignored, module_bits);
       return cfg;
     }
     case HfQuantFormat::Awq: {
@@ -180,30 +224,13 @@ nlohmann::json quantization_config(HfQuantFormat f, const IntQuantSpec& spec, co
       return cfg;
     }
     case HfQuantFormat::CompressedTensors: {
-      const bool act_groups = opt.method == IntQuantMethod::Gptq && opt.gptq.desc_act && spec.group_size > 0;
-      json weights = {{"num_bits", spec.bits},
-                      {"type", "int"},
-                      {"symmetric", spec.sym},
-                      {"strategy", spec.group_size < 0 ? "channel" : "group"},
-                      {"group_size", spec.group_size < 0 ? json(nullptr) : json(spec.group_size)},
-                      {"dynamic", false},
-                      {"actorder", act_groups ? json(opt.gptq.static_groups ? "weight" : "group") : json(nullptr)},
-                      {"observer", "minmax"},
-                      {"observer_kwargs", json::object()},
-                      {"block_structure", nullptr}};
       std::vector<std::string> ignore = {"lm_head"};
       for (const auto& m : not_quantized)
         if (m != "lm_head") ignore.push_back(m);
       return {{"quant_method", "compressed-tensors"},
               {"format", "pack-quantized"},
               {"quantization_status", "compressed"},
-              {"config_groups",
-               {{"group_0",
-                 {{"targets", {"Linear"}},
-                  {"weights", weights},
-                  {"input_activations", nullptr},
-                  {"output_activations", nullptr},
-                  {"format", "pack-quantized"}}}}},
+              {"config_groups", ct_config_groups(spec, opt, module_bits)},
               {"ignore", ignore},
               {"kv_cache_scheme", nullptr},
               {"sparsity_config", json::object()},
@@ -213,6 +240,8 @@ nlohmann::json quantization_config(HfQuantFormat f, const IntQuantSpec& spec, co
       // mlx-lm looks a module's path up in this object first: false keeps it a plain Linear.
       json cfg = {{"group_size", spec.group_size}, {"bits", spec.bits}};
       for (const std::string& m : ignored) cfg[m] = false;
+      // mlx-lm reads a module's own {"group_size", "bits"} from the same object.
+      for (const auto& [m, bits] : module_bits) cfg[m] = {{"group_size", spec.group_size}, {"bits", bits}};
       return cfg;
     }
   }

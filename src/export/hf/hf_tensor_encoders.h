@@ -4,6 +4,7 @@
 // Tensor bytes are produced on demand, when the writer streams them.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,10 +33,13 @@ DType unquantized_dtype(HfQuantFormat f);
 // quantization_config (config.json) for the format. `not_quantized` lists the
 // module names of linears left in floating point (lm_head, MoE routers, and
 // `ignored`: the decoder linears --ignore kept, which GPTQ records as
-// "dynamic" skip rules and MLX as per-module `false`).
+// "dynamic" skip rules and MLX as per-module `false`). `module_bits`: modules
+// stored with other bits than spec.bits, which GPTQ records as "dynamic"
+// "+:" rules and compressed-tensors as one config group per bit width.
 nlohmann::json quantization_config(HfQuantFormat f, const IntQuantSpec& spec, const IntQuantizeOptions& opt,
                                    const std::vector<std::string>& not_quantized,
-                                   const std::vector<std::string>& ignored = {});
+                                   const std::vector<std::string>& ignored = {},
+                                   const std::map<std::string, int>& module_bits = {});
 
 // Byte helpers shared with the writer.
 std::vector<uint8_t> floats_as(DType dtype, const std::vector<float>& v);

@@ -1,5 +1,7 @@
 #include "export/hf/model_quantizer.h"
 
+#include <set>
+
 #include "export/hf/layer_linears.h"
 #include "quant/methods/rtn.h"
 #include "util/error.h"
@@ -33,7 +35,9 @@ QuantizedModel quantize_model_rtn(const ModelWeights& source, const IntQuantizeO
   QuantizedModel qm;
   qm.weights = std::make_shared<ModelWeights>(source);
   for (LayerLinear& l : without_ignored(model_linears(*qm.weights), IgnoreList(opt.ignore))) {
-    QuantizedLinear q = quantize_rtn(*l.weight, opt.spec);
+    IntQuantSpec spec = opt.spec;
+    if (auto it = opt.linear_bits.find(l.name); it != opt.linear_bits.end()) spec.bits = it->second;
+    QuantizedLinear q = quantize_rtn(*l.weight, spec);
     *l.weight = q.dequantize();
     qm.report["linears"][l.name] = {{"method", "rtn"}};
     qm.linears.emplace(l.name, std::move(q));
@@ -59,6 +63,18 @@ QuantizedModel quantize_model_int(const ModelWeights& source, const std::vector<
     }
   }
   if (ignored.size() == model_linears(probe).size()) fail("--ignore leaves no linear to quantize");
+  if (!opt.linear_bits.empty()) {
+    if (opt.method != IntQuantMethod::Rtn)
+      fail("per-linear bit widths (--dynamic-experts) are written for rtn only, not {}", int_quant_method_name(opt.method));
+    std::set<std::string> known;
+    for (const LayerLinear& l : model_linears(probe)) known.insert(l.name);
+    for (const auto& [name, bits] : opt.linear_bits) {
+      if (!known.count(name)) fail("per-linear bits name {}, which is not a linear of the model", name);
+      IntQuantSpec s = opt.spec;
+      s.bits = bits;
+      s.validate(0);  // the bits; every width was checked above
+    }
+  }
   if (opt.method != IntQuantMethod::Rtn && windows.empty())
     fail("{} needs calibration data (no calibration windows)", int_quant_method_name(opt.method));
   QuantizedModel qm;

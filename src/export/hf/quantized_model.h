@@ -37,6 +37,10 @@ struct IntQuantizeOptions {
   int64_t min_expert_tokens = 32;
   // Regular expressions: linears whose weight name matches one stay in floating point (--ignore).
   std::vector<std::string> ignore;
+  // Bit widths of single linears that differ from spec.bits, by weight name
+  // (MoE experts by routing counts, --dynamic-experts). RTN only: the writers
+  // record them per module (GPTQ "dynamic" rules, compressed-tensors groups).
+  std::map<std::string, int> linear_bits;
 };
 
 struct QuantizedModel {

@@ -1,7 +1,11 @@
 #include "export/hf/loaders/hf_quant_loader.h"
 
 #include <filesystem>
+#include <map>
 #include <mutex>
+#include <regex>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -29,6 +33,15 @@ std::string format_of(const nlohmann::json& cfg) {
   return "";
 }
 
+// The format's parameters, and the modules stored with other bits than the
+// config's: MLX per-module {"bits"} objects, GPTQ "dynamic" "+:" rules
+// (regular expressions), compressed-tensors config groups naming modules.
+struct FormatParams {
+  IntFormatParams base;
+  std::map<std::string, int> module_bits;                   // exact module names (MLX, compressed-tensors)
+  std::vector<std::pair<std::regex, int>> module_bit_rules;  // GPTQ "+:" rules, first match wins
+};
+
 IntFormatParams params_of(const std::string& fmt, const nlohmann::json& cfg, const std::string& cfg_path) {
   IntFormatParams p;
   try {
@@ -49,10 +62,14 @@ IntFormatParams params_of(const std::string& fmt, const nlohmann::json& cfg, con
       p.bits = q.contains("bits") ? q["bits"].get<int>() : q.at("w_bit").get<int>();
       p.group_size = q.contains("group_size") ? q["group_size"].get<int64_t>() : q.at("q_group_size").get<int64_t>();
       p.sym = false;
-    } else {  // compressed-tensors: one weight scheme for every quantized linear
+    } else {  // compressed-tensors: the group targeting "Linear" (the only one, or the default of several)
       const auto& groups = q.at("config_groups");
-      if (groups.size() != 1) throw file_error(cfg_path, "compressed-tensors: only one config group is supported");
-      const auto& w = groups.begin().value().at("weights");
+      const nlohmann::json* chosen = groups.size() == 1 ? &groups.begin().value() : nullptr;
+      for (const auto& g : groups.items())
+        for (const auto& t : g.value().at("targets"))
+          if (t == "Linear") chosen = &g.value();
+      if (!chosen) throw file_error(cfg_path, "compressed-tensors: several config groups and none targets Linear");
+      const auto& w = chosen->at("weights");
       if (w.value("type", "int") != "int") throw file_error(cfg_path, "compressed-tensors: only integer weights are supported");
       p.bits = w.at("num_bits").get<int>();
       p.sym = w.value("symmetric", true);
@@ -61,6 +78,60 @@ IntFormatParams params_of(const std::string& fmt, const nlohmann::json& cfg, con
   } catch (const nlohmann::json::exception& e) {
     throw file_error(cfg_path, std::string("malformed quantization config: ") + e.what());
   }
+  return p;
+}
+
+FormatParams format_params_of(const std::string& fmt, const nlohmann::json& cfg, const std::string& cfg_path) {
+  FormatParams fp;
+  fp.base = params_of(fmt, cfg, cfg_path);
+  try {
+    if (fmt == "mlx") {
+      for (const auto& [key, v] : cfg["quantization"].items())
+        if (v.is_object() && v.contains("bits")) {
+          if (v.value("group_size", fp.base.group_size) != fp.base.group_size)
+            throw file_error(cfg_path, fmt::format("mlx: per-module group size of {} is not supported", key));
+          fp.module_bits[key] = v.at("bits").get<int>();
+        }
+    } else if (fmt == "gptq" && cfg["quantization_config"].contains("dynamic")) {
+      for (const auto& [key, v] : cfg["quantization_config"]["dynamic"].items()) {
+        if (key.starts_with("-:") || !v.contains("bits")) continue;  // skips: those modules have no qweight
+        if (v.contains("group_size") && v["group_size"].get<int64_t>() != fp.base.group_size)
+          throw file_error(cfg_path, fmt::format("gptq: dynamic rule {} changes the group size, which is not supported", key));
+        const std::string re = key.starts_with("+:") ? key.substr(2) : key;
+        fp.module_bit_rules.emplace_back(std::regex(re), v.at("bits").get<int>());
+      }
+    } else if (fmt == "compressed-tensors") {
+      for (const auto& g : cfg["quantization_config"].at("config_groups").items()) {
+        const auto& w = g.value().at("weights");
+        const int64_t gs = (w.value("strategy", "group") == "channel" || w["group_size"].is_null()) ? -1 : w["group_size"].get<int64_t>();
+        for (const auto& t : g.value().at("targets")) {
+          const std::string target = t.get<std::string>();
+          if (target == "Linear") continue;
+          if (target.starts_with("re:"))
+            throw file_error(cfg_path, "compressed-tensors: regular-expression targets are not supported (" + target + ")");
+          if (gs != fp.base.group_size || w.value("symmetric", true) != fp.base.sym)
+            throw file_error(cfg_path, "compressed-tensors: config groups differing in more than num_bits are not supported");
+          fp.module_bits[target] = w.at("num_bits").get<int>();
+        }
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw file_error(cfg_path, std::string("malformed quantization config: ") + e.what());
+  } catch (const std::regex_error& e) {
+    throw file_error(cfg_path, std::string("gptq: a dynamic rule is not a valid regular expression: ") + e.what());
+  }
+  return fp;
+}
+
+// The parameters `module` (a module name) is stored with.
+IntFormatParams params_for_module(const FormatParams& fp, const std::string& module) {
+  IntFormatParams p = fp.base;
+  if (auto it = fp.module_bits.find(module); it != fp.module_bits.end()) p.bits = it->second;
+  for (const auto& [re, bits] : fp.module_bit_rules)
+    if (std::regex_search(module, re)) {  // GPTQModel and vLLM match from the start (re.match); ours are anchored
+      p.bits = bits;
+      break;
+    }
   return p;
 }
 
@@ -92,7 +163,8 @@ std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path) {
   if (fmt.empty()) return nullptr;
   HfCheckpoint ck(path);
   const std::string cfg_path = (fs::path(path) / "config.json").string();
-  const IntFormatParams p = params_of(fmt, ck.config(), cfg_path);
+  const FormatParams fp = format_params_of(fmt, ck.config(), cfg_path);
+  const IntFormatParams& p = fp.base;
   auto w = std::make_shared<ModelWeights>();
   w->cfg = ModelConfig::from_json(ck.config(), cfg_path);
   for (NamedTensor& nt : named_tensors(*w)) {
@@ -100,13 +172,14 @@ std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path) {
     const bool linear = nt.name.size() > suffix.size() && nt.name.ends_with(suffix) && nt.shape.size() == 2;
     const std::string prefix = linear ? nt.name.substr(0, nt.name.size() - suffix.size()) : nt.name;
     if (linear && is_quantized(fmt, ck, prefix)) {
-      *nt.tensor = decode(fmt, ck, prefix, nt.shape[0], nt.shape[1], p);
+      *nt.tensor = decode(fmt, ck, prefix, nt.shape[0], nt.shape[1], params_for_module(fp, prefix));
       continue;
     }
     read_float_tensor(ck, nt);
   }
+  const size_t n_own = fp.module_bits.size() + fp.module_bit_rules.size();
   return make_loaded_model(std::move(w), ck, fmt,
-                           fmt::format("int{} {}{}", p.bits,
+                           fmt::format("int{}{} {}{}", p.bits, n_own ? fmt::format(" (+{} modules of other bits)", n_own) : "",
                                        p.group_size < 0 ? std::string("per-channel") : fmt::format("g{}", p.group_size),
                                        p.sym ? " sym" : ""));
 }
