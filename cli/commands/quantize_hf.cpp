@@ -111,11 +111,16 @@ HfQuantizeJob make_job(const QuantizeHfArgs& a) {
   return j;
 }
 
+// Who reads per-expert widths (docs/dynamic_quantization.md section 4 has the sources).
+constexpr const char* kExpertBitsReaders =
+    "per-expert widths are read by consumers that keep each expert a module of its own (GPTQModel, transformers "
+    "with compressed-tensors, llm-quantize); vLLM's fused-MoE kernels take one width for all experts of a layer";
+
 // --dynamic-experts: per-expert bits from the importance matrix's routing counts.
 std::optional<ExpertBitsPlan> expert_bits_plan(const QuantizeHfArgs& a, HfQuantizeJob& job) {
   if (!a.dynamic_experts) return std::nullopt;
-  if (job.quant.method != IntQuantMethod::Rtn)
-    fail("--dynamic-experts writes per-expert bits for rtn only (asked for {})", a.method);
+  if (job.quant.method == IntQuantMethod::Awq)
+    fail("--dynamic-experts writes per-expert bits for rtn and gptq, not awq (AWQ checkpoints hold one bit width)");
   check_linear_bits_for_format(job.format, {{"model.layers.0.mlp.experts.0.gate_proj.weight", a.bits}});
   ExpertTierOptions opt;
   opt.hot_fraction = a.hot_fraction;
@@ -134,6 +139,7 @@ nlohmann::json expert_plan_json(const ExpertBitsPlan& p) {
                       {"mean_bits", l.mean_bits}});
   }
   return {{"granularity", "per expert"},
+          {"readers", kExpertBitsReaders},
           {"bits", {{"cold", p.widths.cold}, {"average", p.widths.average}, {"hot", p.widths.hot}}},
           {"layers", layers}};
 }
@@ -142,6 +148,7 @@ void print_expert_plan(const ExpertBitsPlan& p, const char* format) {
   fmt::print("MoE experts: per expert ({} stores each expert's projections as modules of their own): "
              "cold {} bits, average {} bits, hot {} bits\n", format, p.widths.cold, p.widths.average, p.widths.hot);
   for (const LayerExpertBits& l : p.layers) fmt::print("  layer {:>3}: bits {} (mean {:.2f})\n", l.layer, fmt::join(l.bits, " "), l.mean_bits);
+  fmt::print("note: {}\n", kExpertBitsReaders);
 }
 
 }  // namespace

@@ -141,6 +141,25 @@ void round_trip(HfQuantFormat format) {
 TEST(HfExpertBits, GptqRoundTrip) { round_trip(HfQuantFormat::Gptq); }
 TEST(HfExpertBits, CompressedTensorsRoundTrip) { round_trip(HfQuantFormat::CompressedTensors); }
 
+// GPTQ quantizes each expert at its own width too (and RTN for experts too
+// rarely routed for a Hessian, at the same width).
+TEST(HfExpertBits, GptqMethodUsesTheExpertBits) {
+  const test::CalibratedModel& cm = test::calibrated("tiny-qwen3moe");
+  const LoadedModel& m = test::cached_model("tiny-qwen3moe");
+  const ExpertBitsPlan plan = plan_expert_bits_for_model(test::model_dir("tiny-qwen3moe"), cm.imatrix_path,
+                                                         HfQuantFormat::Gptq, tiers_2_to_8());
+  IntQuantizeOptions opt;
+  opt.method = IntQuantMethod::Gptq;
+  opt.spec.group_size = 32;
+  opt.linear_bits = plan.linear_bits;
+  const std::vector<int32_t> tokens =
+      m.tokenizer->encode(read_calibration_text(test::data_file("calibration.txt")).text.substr(0, 8000), false);
+  const CalibrationWindows w = select_windows(tokens, {2, 64, 1});
+  const QuantizedModel qm = quantize_model_int(*m.weights, w.windows, opt);
+  for (const auto& [name, bits] : plan.linear_bits) EXPECT_EQ(qm.linears.at(name).spec.bits, bits) << name;
+  EXPECT_EQ(qm.linears.at("model.layers.0.self_attn.o_proj.weight").spec.bits, 4);
+}
+
 TEST(HfExpertBits, UnsupportedCombinationsAreRefused) {
   const std::map<std::string, int> bits = {{"model.layers.0.mlp.experts.0.gate_proj.weight", 8}};
   try {
@@ -153,7 +172,7 @@ TEST(HfExpertBits, UnsupportedCombinationsAreRefused) {
   EXPECT_THROW(check_linear_bits_for_format(HfQuantFormat::CompressedTensors,
                                             {{"model.layers.0.mlp.experts.0.gate_proj.weight", 3}}), Error);
   IntQuantizeOptions opt;
-  opt.method = IntQuantMethod::Gptq;
+  opt.method = IntQuantMethod::Awq;
   opt.linear_bits = bits;
   EXPECT_THROW(quantize_model_int(*test::cached_model("tiny-qwen3moe").weights, {{1, 2, 3}}, opt), Error);
   EXPECT_THROW(plan_expert_bits_for_model(test::model_dir("tiny-llama"), test::calibrated("tiny-qwen3moe").imatrix_path,

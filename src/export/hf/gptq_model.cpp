@@ -24,12 +24,12 @@ void quantize_linears(std::vector<LayerLinear>& linears, const GramCollector& gr
     if (!g || g->tokens == 0 || (expert && g->tokens < opt.min_expert_tokens)) {
       // Too few routed tokens for a meaningful Hessian: RTN, and say so.
       const int64_t tokens = g ? g->tokens : 0;
-      q = quantize_rtn(*l.weight, opt.spec);
+      q = quantize_rtn(*l.weight, opt.spec_of(l.name));
       qm.rtn_fallbacks.push_back(fmt::format("{}: {} calibration tokens (< {}), RTN", l.name, tokens, opt.min_expert_tokens));
       rep = {{"method", "rtn"}, {"tokens", tokens}, {"reason", "too few calibration tokens"}};
     } else {
       GptqStats st;
-      q = gptq_quantize(*l.weight, hessian_from_gram(g->matrix(), g->tokens), opt.spec, opt.gptq, &st);
+      q = gptq_quantize(*l.weight, hessian_from_gram(g->matrix(), g->tokens), opt.spec_of(l.name), opt.gptq, &st);
       rep = {{"method", st.rtn_fallback ? "rtn" : "gptq"}, {"tokens", g->tokens}, {"loss", st.loss},
              {"damp_percent", st.damp_percent}, {"dead_columns", st.dead_columns}};
       if (!st.warning.empty()) {

@@ -35,9 +35,7 @@ QuantizedModel quantize_model_rtn(const ModelWeights& source, const IntQuantizeO
   QuantizedModel qm;
   qm.weights = std::make_shared<ModelWeights>(source);
   for (LayerLinear& l : without_ignored(model_linears(*qm.weights), IgnoreList(opt.ignore))) {
-    IntQuantSpec spec = opt.spec;
-    if (auto it = opt.linear_bits.find(l.name); it != opt.linear_bits.end()) spec.bits = it->second;
-    QuantizedLinear q = quantize_rtn(*l.weight, spec);
+    QuantizedLinear q = quantize_rtn(*l.weight, opt.spec_of(l.name));
     *l.weight = q.dequantize();
     qm.report["linears"][l.name] = {{"method", "rtn"}};
     qm.linears.emplace(l.name, std::move(q));
@@ -64,8 +62,8 @@ QuantizedModel quantize_model_int(const ModelWeights& source, const std::vector<
   }
   if (ignored.size() == model_linears(probe).size()) fail("--ignore leaves no linear to quantize");
   if (!opt.linear_bits.empty()) {
-    if (opt.method != IntQuantMethod::Rtn)
-      fail("per-linear bit widths (--dynamic-experts) are written for rtn only, not {}", int_quant_method_name(opt.method));
+    if (opt.method == IntQuantMethod::Awq)  // AWQ's scale search assumes one grid for a layer's linears
+      fail("per-linear bit widths (--dynamic-experts) are written for rtn and gptq, not {}", int_quant_method_name(opt.method));
     std::set<std::string> known;
     for (const LayerLinear& l : model_linears(probe)) known.insert(l.name);
     for (const auto& [name, bits] : opt.linear_bits) {

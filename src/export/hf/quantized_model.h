@@ -38,9 +38,16 @@ struct IntQuantizeOptions {
   // Regular expressions: linears whose weight name matches one stay in floating point (--ignore).
   std::vector<std::string> ignore;
   // Bit widths of single linears that differ from spec.bits, by weight name
-  // (MoE experts by routing counts, --dynamic-experts). RTN only: the writers
-  // record them per module (GPTQ "dynamic" rules, compressed-tensors groups).
+  // (MoE experts by routing counts, --dynamic-experts). RTN and GPTQ; the
+  // writers record them per module (GPTQ "dynamic" rules, compressed-tensors groups).
   std::map<std::string, int> linear_bits;
+
+  // The spec the linear with this weight name is quantized with.
+  IntQuantSpec spec_of(const std::string& weight_name) const {
+    IntQuantSpec s = spec;
+    if (auto it = linear_bits.find(weight_name); it != linear_bits.end()) s.bits = it->second;
+    return s;
+  }
 };
 
 struct QuantizedModel {
