@@ -43,6 +43,15 @@ std::optional<CtScheme> scheme_of(const json& cfg, const std::string& cfg_path) 
   if (qc.value("quant_method", "") != "compressed-tensors") return std::nullopt;
   try {
     const json& groups = qc.at("config_groups");
+    if (groups.size() > 1 && is_null_or_absent(qc, "kv_cache_scheme")) {
+      // Weight-only pack-quantized groups (one per bit width, --dynamic-experts) are the plain loader's.
+      bool weight_only_packed = true;
+      for (const auto& [name, g] : groups.items()) {
+        const json& f = g.contains("format") && g["format"].is_string() ? g["format"] : qc["format"];
+        weight_only_packed &= is_null_or_absent(g, "input_activations") && f == "pack-quantized";
+      }
+      if (weight_only_packed) return std::nullopt;
+    }
     if (groups.size() != 1) throw file_error(cfg_path, "compressed-tensors: only one config group is supported");
     const json& g = groups.begin().value();
     CtScheme s;
