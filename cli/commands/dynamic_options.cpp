@@ -36,7 +36,8 @@ void add_dynamic_options(CLI::App* cmd, DynamicArgs& a, bool with_profile) {
   cmd->add_option("--sensitivity-ctx", a.sensitivity_ctx, "Accurate/hybrid: tokens per window")
       ->capture_default_str()->check(CLI::Range(int64_t(2), int64_t(1) << 16));
   cmd->add_flag("--dynamic-experts", a.dynamic_experts,
-                "MoE: expert tensors by routing counts (from the importance matrix): per layer in GGUF, which stacks experts");
+                "MoE: expert tensors by routing counts (from the importance matrix): per layer in GGUF, which stacks experts; "
+                "per expert with rtn/gptq --format-out gptq or compressed-tensors");
   a.o_emin = cmd->add_option("--expert-min-bits", a.expert_min_bits, "MoE: smallest bit class of expert tensors")
                  ->capture_default_str()->check(CLI::NonNegativeNumber);
   a.o_emax = cmd->add_option("--expert-max-bits", a.expert_max_bits, "MoE: largest bit class of expert tensors")
