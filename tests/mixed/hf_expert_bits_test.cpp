@@ -164,6 +164,31 @@ TEST(HfExpertBits, GptqMethodUsesTheExpertBits) {
   EXPECT_EQ(qm.linears.at("model.layers.0.self_attn.o_proj.weight").spec.bits, 4);
 }
 
+// MLX can hold other widths for plain linears (per-module {"group_size", "bits"}
+// in "quantization", the key form mlx-lm looks module paths up with): written and read back.
+TEST(HfExpertBits, MlxPerModuleBitsRoundTrip) {
+  const std::string src = test::model_dir("tiny-llama");
+  const std::string name = "model.layers.0.mlp.down_proj.weight";
+  IntQuantizeOptions opt;
+  opt.method = IntQuantMethod::Rtn;
+  opt.spec.group_size = 32;
+  opt.spec = spec_for_format(HfQuantFormat::Mlx, opt.spec, opt.gptq, false);
+  opt.linear_bits = {{name, 8}};
+  QuantizedModel qm = quantize_model_int(*test::cached_model("tiny-llama").weights, {}, opt);
+  round_unquantized_to_format(qm, HfQuantFormat::Mlx);
+  test::TempDir d;
+  write_hf_quantized(qm, HfQuantFormat::Mlx, opt, src, d / "q");
+  const nlohmann::json q = parse_json_file(d / "q/config.json")["quantization"];
+  EXPECT_EQ(q["bits"], 4);
+  EXPECT_EQ(q["model.layers.0.mlp.down_proj"], (nlohmann::json{{"group_size", 32}, {"bits", 8}}));
+  register_hf_quant_loaders();
+  const LoadedModel loaded = load_model(d / "q");
+  for (const NamedTensor& nt : named_tensors(*loaded.weights))
+    if (auto it = qm.linears.find(nt.name); it != qm.linears.end())
+      ASSERT_EQ(nt.tensor->data, dequantize_as_stored(it->second, HfQuantFormat::Mlx).data) << nt.name;
+  EXPECT_EQ(qm.linears.at(name).spec.bits, 8);
+}
+
 TEST(HfExpertBits, UnsupportedCombinationsAreRefused) {
   const std::map<std::string, int> bits = {{"model.layers.0.mlp.experts.0.gate_proj.weight", 8}};
   try {
