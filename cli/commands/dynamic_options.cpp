@@ -45,7 +45,8 @@ void add_dynamic_options(CLI::App* cmd, DynamicArgs& a, bool with_profile) {
   a.o_hot = cmd->add_option("--hot-expert-fraction", a.hot_fraction, "MoE: share of experts (by routed tokens) that is hot")
                 ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--protect-super-weights", a.protect_super_weights,
-                "Keep tensors holding super weights (analyze --identify-super-weights) at --super-weight-type");
+                "Keep tensors holding super weights (analyze --identify-super-weights) at --super-weight-type "
+                "(gguf), unquantized (gptq/awq/rtn)");
   cmd->add_option("--super-weights", a.super_weights, "Super-weight list (default: <imatrix>.superweights.json)");
   cmd->add_option("--super-weight-type", a.super_weight_type, "Type of protected tensors (default Q8_0)");
 }

@@ -160,6 +160,10 @@ void register_quantize(CLI::App& app) {
       hf->expert_min_bits = dyn->dyn.expert_min_bits;
       hf->expert_max_bits = dyn->dyn.expert_max_bits;
       hf->hot_fraction = dyn->dyn.hot_fraction;
+      hf->protect_super_weights = dyn->dyn.protect_super_weights;
+      hf->super_weights = dyn->dyn.super_weights;
+      if (!dyn->dyn.super_weight_type.empty())
+        throw CLI::ValidationError("--super-weight-type", "applies to GGUF; gptq/awq/rtn keep protected linears unquantized");
       if (!hf->dynamic_experts && (dyn->dyn.o_emin->count() || dyn->dyn.o_emax->count() || dyn->dyn.o_hot->count()))
         throw CLI::ValidationError("--expert-min-bits/--expert-max-bits/--hot-expert-fraction", "need --dynamic-experts");
       run_quantize_hf(*hf, *opts);

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "calibration/super_weights.h"
 #include "export/hf/hf_quantize_pipeline.h"
 #include "mixed/expert_bits.h"
 #include "util/error.h"
@@ -79,6 +80,19 @@ uint64_t parse_size(const std::string& text) {
   return uint64_t(v * it->second);
 }
 
+// The super-weight list --protect-super-weights reads; "" when not protecting.
+std::string super_weights_file(const QuantizeHfArgs& a) {
+  if (!a.protect_super_weights) {
+    if (!a.super_weights.empty()) fail("--super-weights needs --protect-super-weights");
+    return "";
+  }
+  if (!a.super_weights.empty()) return a.super_weights;
+  if (a.imatrix.empty())
+    fail("--protect-super-weights needs --super-weights FILE or --imatrix FILE (whose <imatrix>.superweights.json "
+         "`analyze --identify-super-weights` writes)");
+  return super_weights_path_for(a.imatrix);
+}
+
 HfQuantizeJob make_job(const QuantizeHfArgs& a) {
   HfQuantizeJob j;
   j.model_dir = a.model;
@@ -101,6 +115,7 @@ HfQuantizeJob make_job(const QuantizeHfArgs& a) {
   j.quant.gptq.clip_search = !a.no_gptq_clip;
   j.quant.min_expert_tokens = a.min_expert_tokens;
   j.quant.ignore = a.ignore;
+  j.super_weights_file = super_weights_file(a);
   j.max_shard_bytes = parse_size(a.max_shard_size);
   if (j.quant.method != IntQuantMethod::Gptq && (a.desc_act || a.static_groups))
     fail("--desc-act / --static-groups apply to gptq only");
@@ -151,6 +166,21 @@ void print_expert_plan(const ExpertBitsPlan& p, const char* format) {
   fmt::print("note: {}\n", kExpertBitsReaders);
 }
 
+void print_protection(const SuperWeightProtection& p) {
+  if (p.linears.empty()) {
+    fmt::print("super weights: none listed in {}; nothing protected\n", p.file);
+    return;
+  }
+  fmt::print("super weights ({}): {} linears kept unquantized, +{:.1f} KiB against quantizing them\n", p.file,
+             p.linears.size(), double(p.extra_bytes()) / 1024.0);
+  for (const ProtectedLinear& l : p.linears) {
+    std::vector<std::string> at;
+    for (const SuperWeight& s : l.super_weights) at.push_back(fmt::format("[{}, {}] = {}", s.row, s.col, s.value));
+    fmt::print("  {} ({}{}): {}; +{} bytes\n", l.weight, dtype_name(l.dtype), l.exact ? ", exact" : ", NOT exact in this dtype",
+               fmt::join(at, ", "), l.extra_bytes());
+  }
+}
+
 }  // namespace
 
 void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
@@ -181,14 +211,16 @@ void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
                 {"rtn_fallbacks", r.rtn_fallbacks},
                 {"warnings", r.warnings},
                 {"report", r.report},
-                {"experts", experts ? expert_plan_json(*experts) : nlohmann::json(nullptr)}});
+                {"experts", experts ? expert_plan_json(*experts) : nlohmann::json(nullptr)},
+                {"super_weight_protection", r.protection ? protection_json(*r.protection) : nlohmann::json(nullptr)}});
     return;
   }
   for (const std::string& w : r.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   if (!r.rtn_fallbacks.empty())
     std::fprintf(stderr, "note: %zu linears fell back to RTN (first: %s)\n", r.rtn_fallbacks.size(), r.rtn_fallbacks[0].c_str());
-  if (!r.ignored.empty()) std::fprintf(stderr, "note: %zu linears kept in floating point (--ignore)\n", r.ignored.size());
+  if (!r.ignored.empty()) std::fprintf(stderr, "note: %zu linears kept in floating point (--ignore, --protect-super-weights)\n", r.ignored.size());
   if (experts) print_expert_plan(*experts, hf_quant_format_name(job.format));
+  if (r.protection) print_protection(*r.protection);
   if (r.files.size() > 1) std::fprintf(stderr, "note: weights split into %zu shards\n", r.files.size());
   fmt::print("wrote {} ({} {}-bit {}, {} layout): {} quantized linears, {:.2f} MiB (from {:.2f} MiB), {:.1f} s\n",
              r.output_dir, a.method, a.bits, a.group_size < 0 ? std::string("per-channel") : fmt::format("g{}", a.group_size),

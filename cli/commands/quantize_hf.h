@@ -39,6 +39,10 @@ struct QuantizeHfArgs {
   bool dynamic_experts = false;
   std::string imatrix;
   double expert_min_bits = 2, expert_max_bits = 8, hot_fraction = 0.1;
+  // --protect-super-weights [--super-weights FILE] (dynamic_options.h, shared
+  // with GGUF): linears holding listed super weights stay unquantized.
+  bool protect_super_weights = false;
+  std::string super_weights;  // empty: <imatrix>.superweights.json
 };
 
 // The method-specific options (no positionals, no -o, no --format/--threads/--quiet).

@@ -20,18 +20,18 @@ namespace {
 
 const char* torch_dtype_name(DType d) { return d == DType::BF16 ? "bfloat16" : d == DType::F16 ? "float16" : "float32"; }
 
-float round_to(DType d, float v) {
-  if (d == DType::F16) return f16_to_f32(f32_to_f16(v));
-  if (d == DType::BF16) return bf16_to_f32(f32_to_bf16(v));
-  return v;
-}
-
 std::string module_of(const std::string& weight_name) {
   const std::string suffix = ".weight";
   return weight_name.substr(0, weight_name.size() - suffix.size());
 }
 
 }  // namespace
+
+float round_to(DType d, float v) {
+  if (d == DType::F16) return f16_to_f32(f32_to_f16(v));
+  if (d == DType::BF16) return bf16_to_f32(f32_to_bf16(v));
+  return v;
+}
 
 void round_unquantized_to_format(QuantizedModel& qm, HfQuantFormat format) {
   const DType dt = unquantized_dtype(format);

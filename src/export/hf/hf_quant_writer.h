@@ -32,6 +32,9 @@ HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat fo
 // format stores them in, so that qm.weights equals what a loader reads back.
 void round_unquantized_to_format(QuantizedModel& qm, HfQuantFormat format);
 
+// v as stored in `d` (F16, BF16) and read back; F32 unchanged.
+float round_to(DType d, float v);
+
 // The weight a consumer reconstructs from the stored form of q (MLX adds a
 // rounded bias rather than subtracting a zero point).
 Tensor dequantize_as_stored(const QuantizedLinear& q, HfQuantFormat format);

@@ -33,12 +33,17 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
   if (job.output_dir.empty()) job.output_dir = default_hf_quant_output(job);
   ensure_not_same_path(job.output_dir, job.model_dir);
   const IgnoreList check_patterns(job.quant.ignore);  // a bad pattern fails before any long work
+  std::map<std::string, std::vector<SuperWeight>> protect;
+  if (!job.super_weights_file.empty()) protect = read_protected_linears(job.super_weights_file);
   if (job.max_shard_bytes == 0) fail("the shard size must be positive");
   if (!fs::is_directory(job.model_dir) || !fs::exists(fs::path(job.model_dir) / "config.json"))
     throw file_error(job.model_dir, "not a Hugging Face model directory (no config.json)");
 
   LoadedModel m = load_hf_model(job.model_dir);
   HfQuantizeOutcome out;
+  for (std::string& p : protection_patterns(protect, *m.weights, job.super_weights_file)) job.quant.ignore.push_back(p);
+  if (!job.super_weights_file.empty())  // before quantization: AWQ rescales weights in place
+    out.protection = describe_protection(job.super_weights_file, protect, *m.weights, job.format, job.quant);
   std::vector<std::vector<int32_t>> windows;
   if (job.quant.method != IntQuantMethod::Rtn) {
     std::string path = job.calibration_path;

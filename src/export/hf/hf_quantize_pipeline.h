@@ -4,6 +4,7 @@
 // layout atomically. The CLI only parses options and prints the result.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include "export/hf/hf_quant_format.h"
 #include "export/hf/model_quantizer.h"
 #include "export/hf/safetensors_shards.h"
+#include "export/hf/super_weight_protection.h"
 
 namespace llmq {
 
@@ -23,6 +25,9 @@ struct HfQuantizeJob {
   std::string calibration_path;     // empty: default_calibration_path(model_dir)
   WindowOptions windows;            // samples x ctx tokens
   uint64_t max_shard_bytes = kDefaultMaxShardBytes;  // larger outputs are sharded with an index
+  // Non-empty: --protect-super-weights with this list; the linears holding
+  // its super weights are kept unquantized (super_weight_protection.h).
+  std::string super_weights_file;
 };
 
 struct HfQuantizeOutcome {
@@ -35,6 +40,7 @@ struct HfQuantizeOutcome {
   double seconds = 0;
   std::vector<std::string> rtn_fallbacks, warnings;
   nlohmann::json report;  // per-linear / per-scale statistics
+  std::optional<SuperWeightProtection> protection;  // with super_weights_file
 };
 
 std::string default_hf_quant_output(const HfQuantizeJob& job);

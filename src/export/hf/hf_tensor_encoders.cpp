@@ -120,9 +120,6 @@ void add_quantized_linear(HfQuantFormat f, const std::string& prefix, const Quan
   }
 }
 
-namespace {
-
-// A module name as an anchored regular expression for GPTQModel / vLLM "dynamic" rules.
 std::string anchored_regex(const std::string& s) {
   std::string r = "^";
   for (char c : s) {
@@ -131,6 +128,8 @@ std::string anchored_regex(const std::string& s) {
   }
   return r + "$";
 }
+
+namespace {
 
 // GPTQModel / vLLM "dynamic" rules: "-:REGEX" leaves matching modules unquantized. vLLM
 // matches its fused modules (qkv_proj, gate_up_proj), so a fully ignored q/k/v or

@@ -41,6 +41,10 @@ nlohmann::json quantization_config(HfQuantFormat f, const IntQuantSpec& spec, co
                                    const std::vector<std::string>& ignored = {},
                                    const std::map<std::string, int>& module_bits = {});
 
+// `s` as a regular expression matching exactly `s` ("^a\\.b$"): GPTQ "dynamic"
+// rules, and --protect-super-weights' ignore patterns.
+std::string anchored_regex(const std::string& s);
+
 // Byte helpers shared with the writer.
 std::vector<uint8_t> floats_as(DType dtype, const std::vector<float>& v);
 template <typename T>
