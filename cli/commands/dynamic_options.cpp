@@ -14,13 +14,14 @@ void add_dynamic_options(CLI::App* cmd, DynamicArgs& a, bool with_profile) {
     cmd->add_option("--llama-tensor-types", a.llama_tensor_types,
                     "Also write the allocation as a llama-quantize --tensor-type-file (one anchored NAME=type per line)");
   }
-  a.o_bpw = cmd->add_option("--target-bpw", a.target_bpw, "Budget: average bits per weight over the whole file's tensors")
+  a.o_bpw = cmd->add_option("--target-bpw", a.target_bpw, "Budget: average bits per weight over the whole file's tensors (gguf) or over the quantized linears, scales and "
+                             "zeros included (gptq/rtn: a width per linear)")
                 ->check(CLI::PositiveNumber);
   a.o_size = cmd->add_option("--target-size", a.target_size, "Budget: GGUF file size, e.g. 3.0GB, 2.5GiB, 800MB");
   a.o_bpw->excludes(a.o_size);
-  a.o_min = cmd->add_option("--min-bits", a.min_bits, "Smallest bit class of the candidate types (Q2_K, IQ2_* = 2)")
+  a.o_min = cmd->add_option("--min-bits", a.min_bits, "Smallest bit class of the candidate types (Q2_K, IQ2_* = 2; gptq/rtn: smallest width)")
                 ->check(CLI::NonNegativeNumber);
-  a.o_max = cmd->add_option("--max-bits", a.max_bits, "Largest bit class of the candidate types (Q8_0 = 8)")
+  a.o_max = cmd->add_option("--max-bits", a.max_bits, "Largest bit class of the candidate types (Q8_0 = 8; gptq/rtn: largest width)")
                 ->check(CLI::NonNegativeNumber);
   cmd->add_option("--ladder", a.ladder, "Candidate types, comma-separated (default: every type of the standard ladder this build writes)");
   cmd->add_option("--sensitivity", a.sensitivity,

@@ -14,6 +14,7 @@
 #include "calibration/super_weights.h"
 #include "export/hf/hf_quantize_pipeline.h"
 #include "mixed/expert_bits.h"
+#include "mixed/hf_bit_allocation.h"
 #include "util/error.h"
 #include "util/progress.h"
 
@@ -145,6 +146,34 @@ std::optional<ExpertBitsPlan> expert_bits_plan(const QuantizeHfArgs& a, HfQuanti
   return plan;
 }
 
+// --target-bpw: per-linear widths within the budget (hf_bit_allocation.h).
+std::optional<HfBitAllocation> budget_plan(const QuantizeHfArgs& a, HfQuantizeJob& job) {
+  if (a.target_bpw <= 0) return std::nullopt;
+  if (job.quant.method == IntQuantMethod::Awq)
+    fail("--target-bpw writes per-linear bits for rtn and gptq, not awq (AWQ checkpoints hold one bit width)");
+  if (a.dynamic_experts) fail("--target-bpw and --dynamic-experts both set per-linear bits; give one");
+  if (a.protect_super_weights) fail("--target-bpw with --protect-super-weights is not supported; protect with --ignore");
+  check_linear_bits_for_format(job.format, {{"model.layers.0.self_attn.q_proj.weight", a.bits}});
+  IntQuantizeOptions q = job.quant;
+  const bool act_order = q.method == IntQuantMethod::Gptq && q.gptq.desc_act;
+  q.spec = spec_for_format(job.format, q.spec, q.gptq, act_order);
+  HfBitAllocation plan = allocate_hf_bits_for_model(a.model, a.imatrix, job.format, q, a.target_bpw, {a.min_bits, a.max_bits});
+  job.quant.linear_bits = plan.linear_bits();
+  return plan;
+}
+
+void print_budget_plan(const HfBitAllocation& p, const char* format) {
+  for (const HfLinearAllocation& l : p.linears)
+    fmt::print("  {:<48} {:>5}x{:<5} {} bits {:>10} bytes  sensitivity {:.3e}{}\n", l.name, l.rows, l.cols, l.chosen().bits,
+               l.chosen().bytes, l.chosen().sensitivity, l.has_importance ? "" : " (no imatrix entry)");
+  std::vector<std::string> counts;
+  for (const auto& [b, n] : p.linears_per_width()) counts.push_back(fmt::format("{}-bit: {}", b, n));
+  fmt::print("allocation ({} widths {}): {:.4f} bpw for target {:g} ({} of {} bytes, scales and zeros included); {}; "
+             "summed sensitivity {:.4e} (bound {:.4e}, {})\n",
+             format, fmt::join(p.widths, "/"), p.bpw(), p.target_bpw, p.used_bytes, p.budget_bytes, fmt::join(counts, ", "),
+             p.sensitivity, p.lower_bound, p.exact ? "optimal" : "not proven optimal");
+}
+
 nlohmann::json expert_plan_json(const ExpertBitsPlan& p) {
   nlohmann::json layers = nlohmann::json::array();
   for (const LayerExpertBits& l : p.layers) {
@@ -186,6 +215,7 @@ void print_protection(const SuperWeightProtection& p) {
 void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
   HfQuantizeJob job = make_job(a);
   const std::optional<ExpertBitsPlan> experts = expert_bits_plan(a, job);
+  const std::optional<HfBitAllocation> budget = budget_plan(a, job);
   std::unique_ptr<Progress> bar;
   const HfQuantizeOutcome r = run_hf_quantize(job, [&](int layer, int n) {
     if (!bar) bar = std::make_unique<Progress>(a.method, size_t(n), true, "layers");
@@ -211,6 +241,7 @@ void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
                 {"rtn_fallbacks", r.rtn_fallbacks},
                 {"warnings", r.warnings},
                 {"report", r.report},
+                {"allocation", budget ? hf_bit_allocation_json(*budget) : nlohmann::json(nullptr)},
                 {"experts", experts ? expert_plan_json(*experts) : nlohmann::json(nullptr)},
                 {"super_weight_protection", r.protection ? protection_json(*r.protection) : nlohmann::json(nullptr)}});
     return;
@@ -220,10 +251,11 @@ void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
     std::fprintf(stderr, "note: %zu linears fell back to RTN (first: %s)\n", r.rtn_fallbacks.size(), r.rtn_fallbacks[0].c_str());
   if (!r.ignored.empty()) std::fprintf(stderr, "note: %zu linears kept in floating point (--ignore, --protect-super-weights)\n", r.ignored.size());
   if (experts) print_expert_plan(*experts, hf_quant_format_name(job.format));
+  if (budget) print_budget_plan(*budget, hf_quant_format_name(job.format));
   if (r.protection) print_protection(*r.protection);
   if (r.files.size() > 1) std::fprintf(stderr, "note: weights split into %zu shards\n", r.files.size());
   fmt::print("wrote {} ({} {}-bit {}, {} layout): {} quantized linears, {:.2f} MiB (from {:.2f} MiB), {:.1f} s\n",
-             r.output_dir, a.method, a.bits, a.group_size < 0 ? std::string("per-channel") : fmt::format("g{}", a.group_size),
+             r.output_dir, a.method, budget ? std::string("mixed") : std::to_string(a.bits), a.group_size < 0 ? std::string("per-channel") : fmt::format("g{}", a.group_size),
              hf_quant_format_name(job.format), r.quantized_linears, double(r.bytes) / 1048576.0,
              double(r.source_bytes) / 1048576.0, r.seconds);
 }

@@ -43,6 +43,10 @@ struct QuantizeHfArgs {
   // with GGUF): linears holding listed super weights stay unquantized.
   bool protect_super_weights = false;
   std::string super_weights;  // empty: <imatrix>.superweights.json
+  // --target-bpw X [--min-bits/--max-bits] (dynamic_options.h, shared with
+  // GGUF): per-linear widths by the knapsack over fast sensitivity (0: off).
+  double target_bpw = 0;
+  double min_bits = 0, max_bits = 1e9;
 };
 
 // The method-specific options (no positionals, no -o, no --format/--threads/--quiet).
