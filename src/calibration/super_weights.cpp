@@ -1,6 +1,7 @@
 #include "calibration/super_weights.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -105,6 +106,10 @@ void write_super_weights(const std::string& path, const std::vector<SuperWeight>
 }
 
 std::vector<SuperWeight> read_super_weights(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw file_error(path, "no super-weight list: run `llm-quantize analyze MODEL --identify-super-weights` "
+                           "(it writes this file beside the importance matrix) or pass --super-weights FILE");
   std::ifstream f(path);
   if (!f) throw file_error(path, "cannot open super weight list");
   nlohmann::json j = nlohmann::json::parse(f, nullptr, false);

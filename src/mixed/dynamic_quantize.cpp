@@ -1,7 +1,6 @@
 #include "mixed/dynamic_quantize.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <set>
 
 #include <fmt/format.h>
@@ -10,8 +9,6 @@
 #include "calibration/imatrix_file.h"
 #include "mixed/hybrid_sensitivity.h"
 #include "util/error.h"
-
-namespace fs = std::filesystem;
 
 namespace llmq {
 
@@ -33,10 +30,6 @@ AllocationOptions allocation_options(const DynamicProfile& p, const Budget& budg
 // Super weights grouped by the GGUF tensor holding them.
 std::map<std::string, std::vector<SuperWeight>> super_weight_tensors(const std::string& path,
                                                                      const TensorCatalog& catalog) {
-  std::error_code ec;
-  if (!fs::exists(path, ec))
-    throw file_error(path, "no super-weight list: run `llm-quantize analyze MODEL --identify-super-weights` "
-                           "(it writes this file beside the importance matrix) or pass --super-weights FILE");
   std::map<std::string, std::vector<SuperWeight>> out;
   for (const SuperWeight& s : read_super_weights(path)) {
     const CatalogTensor* t = catalog.find(s.gguf_tensor);

@@ -4,6 +4,23 @@
 
 namespace llmq {
 
+double weighted_relative_error(const float* x, const float* q, int64_t rows, int64_t cols, const float* importance) {
+  double err = 0, sig = 0;
+#pragma omp parallel for reduction(+ : err, sig) schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    double er = 0, sr = 0;
+    for (int64_t j = 0; j < cols; ++j) {
+      const double v = x[r * cols + j], d = v - double(q[r * cols + j]);
+      const double m = importance ? double(importance[j]) : 1.0;
+      er += m * d * d;
+      sr += m * v * v;
+    }
+    err += er;
+    sig += sr;
+  }
+  return sig > 0 ? err / sig : 0.0;
+}
+
 TypeSensitivity fast_sensitivity(const GgufTensorSpec& spec, const std::vector<float>& values, ggml::GgmlType type,
                                  const ImportanceLookup& importance) {
   const int64_t cols = spec.row_length();
@@ -15,20 +32,7 @@ TypeSensitivity fast_sensitivity(const GgufTensorSpec& spec, const std::vector<f
     const float* w = values.data() + size_t(e * rows * cols);
     fake_quantize_rows(spec, e, type, w, deq.data(), rows, importance);
     const float* imp = exporter_importance(spec, e, importance);
-    double err = 0, sig = 0;
-#pragma omp parallel for reduction(+ : err, sig) schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
-      double er = 0, sr = 0;
-      for (int64_t j = 0; j < cols; ++j) {
-        const double x = w[r * cols + j], d = x - double(deq[size_t(r * cols + j)]);
-        const double m = imp ? double(imp[j]) : 1.0;
-        er += m * d * d;
-        sr += m * x * x;
-      }
-      err += er;
-      sig += sr;
-    }
-    const double rel = sig > 0 ? err / sig : 0.0;
+    const double rel = weighted_relative_error(w, deq.data(), rows, cols, imp);
     if (spec.is_stacked()) out.experts.push_back(rel);
     sum += rel;
   }

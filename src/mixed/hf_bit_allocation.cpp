@@ -10,6 +10,7 @@
 #include "export/gguf/gguf_names.h"
 #include "export/hf/layer_linears.h"
 #include "export/hf/super_weight_protection.h"
+#include "mixed/fast_sensitivity.h"
 #include "mixed/knapsack.h"
 #include "model/model_loader.h"
 #include "quant/methods/rtn.h"
@@ -42,21 +43,7 @@ std::vector<int> hf_budget_widths(HfQuantFormat format, const BitRange& range) {
 double rtn_weighted_error(const Tensor& w, const IntQuantSpec& spec, const float* importance) {
   Tensor q = w;
   fake_quantize_rtn(q, spec);
-  const int64_t rows = w.rows(), cols = w.cols();
-  double err = 0, sig = 0;
-#pragma omp parallel for reduction(+ : err, sig) schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    double er = 0, sr = 0;
-    for (int64_t j = 0; j < cols; ++j) {
-      const double x = w.data[size_t(r * cols + j)], d = x - double(q.data[size_t(r * cols + j)]);
-      const double m = importance ? double(importance[j]) : 1.0;
-      er += m * d * d;
-      sr += m * x * x;
-    }
-    err += er;
-    sig += sr;
-  }
-  return sig > 0 ? err / sig : 0.0;
+  return weighted_relative_error(w.data.data(), q.data.data(), w.rows(), w.cols(), importance);
 }
 
 HfBitAllocation allocate_hf_bits(ModelWeights& weights, const ImatrixFile& imatrix, HfQuantFormat format,

@@ -1,6 +1,5 @@
 #include "export/hf/super_weight_protection.h"
 
-#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -21,10 +20,6 @@ const NamedTensor* find_tensor(const std::vector<NamedTensor>& all, const std::s
 }  // namespace
 
 std::map<std::string, std::vector<SuperWeight>> read_protected_linears(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw file_error(path, "no super-weight list: run `llm-quantize analyze MODEL --identify-super-weights` "
-                           "(it writes this file beside the importance matrix) or pass --super-weights FILE");
   std::map<std::string, std::vector<SuperWeight>> out;
   for (const SuperWeight& s : read_super_weights(path)) out[s.tensor].push_back(s);
   return out;
