@@ -162,13 +162,19 @@ void register_quantize(CLI::App& app) {
       hf->hot_fraction = dyn->dyn.hot_fraction;
       hf->protect_super_weights = dyn->dyn.protect_super_weights;
       hf->super_weights = dyn->dyn.super_weights;
-      if (dyn->dyn.o_size->count() || !dyn->dyn.profile.empty())
-        throw CLI::ValidationError("--target-size/--profile", "apply to gguf; gptq/rtn take --target-bpw");
+      if (!dyn->dyn.profile.empty())
+        throw CLI::ValidationError("--profile", "applies to gguf; gptq/rtn take --target-bpw or --target-size");
       if (dyn->dyn.o_bpw->count()) hf->target_bpw = dyn->dyn.target_bpw;
+      if (dyn->dyn.o_size->count()) hf->target_size = dyn->dyn.target_size;
+      const bool budget = dyn->dyn.o_bpw->count() || dyn->dyn.o_size->count();
       if (dyn->dyn.o_min->count()) hf->min_bits = dyn->dyn.min_bits;
       if (dyn->dyn.o_max->count()) hf->max_bits = dyn->dyn.max_bits;
-      if ((dyn->dyn.o_min->count() || dyn->dyn.o_max->count()) && !dyn->dyn.o_bpw->count())
-        throw CLI::ValidationError("--min-bits/--max-bits", "need --target-bpw for gptq/rtn");
+      if ((dyn->dyn.o_min->count() || dyn->dyn.o_max->count()) && !budget)
+        throw CLI::ValidationError("--min-bits/--max-bits", "need --target-bpw or --target-size for gptq/rtn");
+      hf->sensitivity = dyn->dyn.sensitivity;
+      apply_run_options(dyn->dyn, hf->measure);
+      if (!budget && !hf->sensitivity.empty())
+        throw CLI::ValidationError("--sensitivity", "needs --target-bpw or --target-size for gptq/rtn");
       if (!dyn->dyn.super_weight_type.empty())
         throw CLI::ValidationError("--super-weight-type", "applies to GGUF; gptq/awq/rtn keep protected linears unquantized");
       if (!hf->dynamic_experts && (dyn->dyn.o_emin->count() || dyn->dyn.o_emax->count() || dyn->dyn.o_hot->count()))

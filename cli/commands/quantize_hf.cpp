@@ -15,6 +15,8 @@
 #include "export/hf/hf_quantize_pipeline.h"
 #include "mixed/expert_bits.h"
 #include "mixed/hf_bit_allocation.h"
+#include "mixed/hf_kl_sensitivity.h"
+#include "mixed/profile.h"
 #include "util/error.h"
 #include "util/progress.h"
 
@@ -146,32 +148,57 @@ std::optional<ExpertBitsPlan> expert_bits_plan(const QuantizeHfArgs& a, HfQuanti
   return plan;
 }
 
-// --target-bpw: per-linear widths within the budget (hf_bit_allocation.h).
-std::optional<HfBitAllocation> budget_plan(const QuantizeHfArgs& a, HfQuantizeJob& job) {
-  if (a.target_bpw <= 0) return std::nullopt;
+// --target-bpw / --target-size: per-linear widths within the budget (hf_bit_allocation.h).
+std::optional<HfBitAllocation> budget_plan(const QuantizeHfArgs& a, HfQuantizeJob& job, bool quiet) {
+  if (a.target_bpw <= 0 && a.target_size.empty()) return std::nullopt;
+  const char* opt = a.target_size.empty() ? "--target-bpw" : "--target-size";
   if (job.quant.method == IntQuantMethod::Awq)
-    fail("--target-bpw writes per-linear bits for rtn and gptq, not awq (AWQ checkpoints hold one bit width)");
-  if (a.dynamic_experts) fail("--target-bpw and --dynamic-experts both set per-linear bits; give one");
-  if (a.protect_super_weights) fail("--target-bpw with --protect-super-weights is not supported; protect with --ignore");
+    fail("{} writes per-linear bits for rtn and gptq, not awq (AWQ checkpoints hold one bit width)", opt);
+  if (a.dynamic_experts) fail("{} and --dynamic-experts both set per-linear bits; give one", opt);
+  if (a.protect_super_weights) fail("{} with --protect-super-weights is not supported; protect with --ignore", opt);
   check_linear_bits_for_format(job.format, {{"model.layers.0.self_attn.q_proj.weight", a.bits}});
   IntQuantizeOptions q = job.quant;
   const bool act_order = q.method == IntQuantMethod::Gptq && q.gptq.desc_act;
   q.spec = spec_for_format(job.format, q.spec, q.gptq, act_order);
-  HfBitAllocation plan = allocate_hf_bits_for_model(a.model, a.imatrix, job.format, q, a.target_bpw, {a.min_bits, a.max_bits});
+  HfBudget budget;
+  budget.target_bpw = a.target_bpw;
+  if (!a.target_size.empty()) budget.target_bytes = parse_byte_size(a.target_size, "--target-size");
+  budget.max_shard_bytes = job.max_shard_bytes;
+  HfAllocationOptions o;
+  if (!a.sensitivity.empty()) o.mode = sensitivity_mode_from_name(a.sensitivity);
+  o.data_path = a.measure.sensitivity_data;
+  o.kld = a.measure.kld;
+  o.cache_path = a.measure.sensitivity_cache;
+  o.no_cache = a.measure.no_sensitivity_cache;
+  std::unique_ptr<Progress> bar;
+  o.progress = [&](size_t done, size_t total, const std::string& name) {
+    if (!bar) bar = std::make_unique<Progress>("sensitivity", total, !quiet, "linears");
+    bar->update(1, name);
+    if (done == total) bar->finish();
+  };
+  HfBitAllocation plan = allocate_hf_bits_for_model(a.model, a.imatrix, job.format, q, budget, {a.min_bits, a.max_bits}, o);
   job.quant.linear_bits = plan.linear_bits();
   return plan;
 }
 
-void print_budget_plan(const HfBitAllocation& p, const char* format) {
+void print_budget_plan(const HfBitAllocation& p, const char* format, uint64_t written_bytes) {
   for (const HfLinearAllocation& l : p.linears)
-    fmt::print("  {:<48} {:>5}x{:<5} {} bits {:>10} bytes  sensitivity {:.3e}{}\n", l.name, l.rows, l.cols, l.chosen().bits,
-               l.chosen().bytes, l.chosen().sensitivity, l.has_importance ? "" : " (no imatrix entry)");
+    fmt::print("  {:<48} {:>5}x{:<5} {} bits {:>10} bytes  sensitivity {:.3e}{}{}\n", l.name, l.rows, l.cols, l.chosen().bits,
+               l.chosen().bytes, l.chosen().sensitivity, l.chosen().measured ? " (measured)" : "",
+               l.has_importance ? "" : " (no imatrix entry)");
   std::vector<std::string> counts;
   for (const auto& [b, n] : p.linears_per_width()) counts.push_back(fmt::format("{}-bit: {}", b, n));
-  fmt::print("allocation ({} widths {}): {:.4f} bpw for target {:g} ({} of {} bytes, scales and zeros included); {}; "
-             "summed sensitivity {:.4e} (bound {:.4e}, {})\n",
-             format, fmt::join(p.widths, "/"), p.bpw(), p.target_bpw, p.used_bytes, p.budget_bytes, fmt::join(counts, ", "),
-             p.sensitivity, p.lower_bound, p.exact ? "optimal" : "not proven optimal");
+  const std::string target = p.target_bytes ? fmt::format("size {} bytes", p.target_bytes) : fmt::format("{:g} bpw", p.target_bpw);
+  fmt::print("allocation ({} widths {}, {} sensitivity): {:.4f} bpw for target {} ({} of {} bytes for the linears, scales "
+             "and zeros included); {}; summed sensitivity {:.4e} (bound {:.4e}, {})\n",
+             format, fmt::join(p.widths, "/"), sensitivity_mode_name(p.mode), p.bpw(), target, p.used_bytes, p.budget_bytes,
+             fmt::join(counts, ", "), p.sensitivity, p.lower_bound, p.exact ? "optimal" : "not proven optimal");
+  if (p.mode != SensitivityMode::Fast)
+    fmt::print("sensitivity: {} forward passes, {} from the cache ({}), {:.1f} s\n", p.measured, p.reused,
+               p.cache.empty() ? "none kept" : p.cache, p.measure_seconds);
+  if (p.target_bytes)
+    fmt::print("size: target {} bytes, written {} bytes ({:.2f}% of target; {} bytes kept in floating point and headers)\n",
+               p.target_bytes, written_bytes, 100.0 * double(written_bytes) / double(p.target_bytes), p.fixed_bytes);
 }
 
 nlohmann::json expert_plan_json(const ExpertBitsPlan& p) {
@@ -215,7 +242,7 @@ void print_protection(const SuperWeightProtection& p) {
 void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
   HfQuantizeJob job = make_job(a);
   const std::optional<ExpertBitsPlan> experts = expert_bits_plan(a, job);
-  const std::optional<HfBitAllocation> budget = budget_plan(a, job);
+  const std::optional<HfBitAllocation> budget = budget_plan(a, job, common.quiet || common.json());
   std::unique_ptr<Progress> bar;
   const HfQuantizeOutcome r = run_hf_quantize(job, [&](int layer, int n) {
     if (!bar) bar = std::make_unique<Progress>(a.method, size_t(n), true, "layers");
@@ -242,6 +269,7 @@ void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
                 {"warnings", r.warnings},
                 {"report", r.report},
                 {"allocation", budget ? hf_bit_allocation_json(*budget) : nlohmann::json(nullptr)},
+                {"target_bytes", budget && budget->target_bytes ? nlohmann::json(budget->target_bytes) : nlohmann::json(nullptr)},
                 {"experts", experts ? expert_plan_json(*experts) : nlohmann::json(nullptr)},
                 {"super_weight_protection", r.protection ? protection_json(*r.protection) : nlohmann::json(nullptr)}});
     return;
@@ -251,7 +279,7 @@ void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
     std::fprintf(stderr, "note: %zu linears fell back to RTN (first: %s)\n", r.rtn_fallbacks.size(), r.rtn_fallbacks[0].c_str());
   if (!r.ignored.empty()) std::fprintf(stderr, "note: %zu linears kept in floating point (--ignore, --protect-super-weights)\n", r.ignored.size());
   if (experts) print_expert_plan(*experts, hf_quant_format_name(job.format));
-  if (budget) print_budget_plan(*budget, hf_quant_format_name(job.format));
+  if (budget) print_budget_plan(*budget, hf_quant_format_name(job.format), r.bytes);
   if (r.protection) print_protection(*r.protection);
   if (r.files.size() > 1) std::fprintf(stderr, "note: weights split into %zu shards\n", r.files.size());
   fmt::print("wrote {} ({} {}-bit {}, {} layout): {} quantized linears, {:.2f} MiB (from {:.2f} MiB), {:.1f} s\n",

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "../cli_common.h"
+#include "mixed/dynamic_quantize.h"
 
 namespace llmq::cli {
 
@@ -43,10 +44,16 @@ struct QuantizeHfArgs {
   // with GGUF): linears holding listed super weights stay unquantized.
   bool protect_super_weights = false;
   std::string super_weights;  // empty: <imatrix>.superweights.json
-  // --target-bpw X [--min-bits/--max-bits] (dynamic_options.h, shared with
-  // GGUF): per-linear widths by the knapsack over fast sensitivity (0: off).
-  double target_bpw = 0;
+  // --target-bpw X | --target-size S [--min-bits/--max-bits] (dynamic_options.h,
+  // shared with GGUF): per-linear widths by the knapsack (hf_bit_allocation.h).
+  double target_bpw = 0;       // 0: off
+  std::string target_size;     // "": off
   double min_bits = 0, max_bits = 1e9;
+  // --sensitivity fast|accurate|hybrid ("": hybrid when calibration text is
+  // found, else fast) and its measurement options (cache, data, windows:
+  // apply_run_options of dynamic_options.h, shared with GGUF).
+  std::string sensitivity;
+  DynamicQuantOptions measure;
 };
 
 // The method-specific options (no positionals, no -o, no --format/--threads/--quiet).

@@ -31,16 +31,22 @@ void SafetensorsWriter::add(const std::string& name, DType dtype, std::vector<in
   pending_.back().assign(p, p + nbytes);
 }
 
-void SafetensorsWriter::write_header() {
+std::string safetensors_header(const std::map<std::string, std::string>& metadata,
+                               const std::vector<SafetensorsEntry>& entries) {
   nlohmann::ordered_json h;
-  if (!metadata_.empty()) h["__metadata__"] = metadata_;
+  if (!metadata.empty()) h["__metadata__"] = metadata;
   size_t off = 0;
-  for (const auto& e : entries_) {
+  for (const auto& e : entries) {
     h[e.name] = {{"dtype", dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {off, off + e.nbytes}}};
     off += e.nbytes;
   }
   std::string s = h.dump();
   s.append((8 - s.size() % 8) % 8, ' ');  // keep the data section 8-byte aligned, as the reference writer does
+  return s;
+}
+
+void SafetensorsWriter::write_header() {
+  const std::string s = safetensors_header(metadata_, entries_);
   uint64_t len = s.size();
   out_ = std::make_unique<AtomicOutputFile>(path_);
   out_->write(&len, 8);

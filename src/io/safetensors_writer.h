@@ -13,6 +13,19 @@
 
 namespace llmq {
 
+struct SafetensorsEntry {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  size_t nbytes;
+};
+
+// The header as SafetensorsWriter writes it (JSON, padded to 8 bytes; the
+// 8-byte length before it not included): so a file's size is known before it
+// is written.
+std::string safetensors_header(const std::map<std::string, std::string>& metadata,
+                               const std::vector<SafetensorsEntry>& entries);
+
 class SafetensorsWriter {
  public:
   explicit SafetensorsWriter(std::string path);
@@ -31,15 +44,9 @@ class SafetensorsWriter {
 
  private:
   void write_header();
-  struct Entry {
-    std::string name;
-    DType dtype;
-    std::vector<int64_t> shape;
-    size_t nbytes;
-  };
   std::string path_;
   std::map<std::string, std::string> metadata_;
-  std::vector<Entry> entries_;
+  std::vector<SafetensorsEntry> entries_;
   std::vector<std::vector<uint8_t>> pending_;  // data given to add()
   std::unique_ptr<AtomicOutputFile> out_;
   size_t next_ = 0;

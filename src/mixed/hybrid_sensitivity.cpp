@@ -7,37 +7,55 @@ namespace llmq {
 
 using ggml::GgmlType;
 
-std::vector<GgmlType> hybrid_reference_types(const std::vector<GgmlType>& candidates) {
-  std::vector<GgmlType> refs;
+std::vector<size_t> hybrid_reference_indices(const std::vector<double>& bpw) {
+  std::vector<size_t> refs;
   for (double target : {2.6, 4.5}) {
-    if (candidates.empty()) break;
-    GgmlType best = candidates.front();
-    for (GgmlType t : candidates)
-      if (std::abs(ggml::type_bpw(t) - target) < std::abs(ggml::type_bpw(best) - target)) best = t;
+    if (bpw.empty()) break;
+    size_t best = 0;
+    for (size_t i = 1; i < bpw.size(); ++i)
+      if (std::abs(bpw[i] - target) < std::abs(bpw[best] - target)) best = i;
     if (std::find(refs.begin(), refs.end(), best) == refs.end()) refs.push_back(best);
   }
   return refs;
 }
 
-TensorSensitivity fit_hybrid(const TensorSensitivity& fast, const TensorSensitivity& kl) {
-  // Reference points (log e, log KL) where both are positive.
-  std::vector<std::pair<double, double>> pts;
-  for (const auto& [t, k] : kl) {
-    auto f = fast.find(t);
-    if (f != fast.end() && f->second.value > 0 && k.value > 0) pts.emplace_back(std::log(f->second.value), std::log(k.value));
-  }
-  double b = 1.0;
-  if (pts.size() >= 2 && pts[0].first != pts[1].first)
-    b = std::clamp((pts[0].second - pts[1].second) / (pts[0].first - pts[1].first), 0.5, 2.0);
-  double log_a = 0;
-  for (const auto& [le, lk] : pts) log_a += (lk - b * le) / double(pts.size());
+std::vector<GgmlType> hybrid_reference_types(const std::vector<GgmlType>& candidates) {
+  std::vector<double> bpw;
+  for (GgmlType t : candidates) bpw.push_back(ggml::type_bpw(t));
+  std::vector<GgmlType> refs;
+  for (size_t i : hybrid_reference_indices(bpw)) refs.push_back(candidates[i]);
+  return refs;
+}
 
+double PowerLaw::at(double e) const {
+  if (!fitted) return e;  // nothing to scale by: the fast value
+  return e > 0 ? std::exp(log_a + b * std::log(e)) : 0.0;
+}
+
+PowerLaw fit_power_law(const std::vector<std::pair<double, double>>& points) {
+  std::vector<std::pair<double, double>> pts;  // (log e, log KL)
+  for (const auto& [e, k] : points)
+    if (e > 0 && k > 0) pts.emplace_back(std::log(e), std::log(k));
+  PowerLaw p;
+  if (pts.empty()) return p;
+  p.fitted = true;
+  if (pts.size() >= 2 && pts[0].first != pts[1].first)
+    p.b = std::clamp((pts[0].second - pts[1].second) / (pts[0].first - pts[1].first), 0.5, 2.0);
+  p.log_a = 0;
+  for (const auto& [le, lk] : pts) p.log_a += (lk - p.b * le) / double(pts.size());
+  return p;
+}
+
+TensorSensitivity fit_hybrid(const TensorSensitivity& fast, const TensorSensitivity& kl) {
+  std::vector<std::pair<double, double>> points;
+  for (const auto& [t, k] : kl)
+    if (auto f = fast.find(t); f != fast.end()) points.emplace_back(f->second.value, k.value);
+  const PowerLaw law = fit_power_law(points);
   TensorSensitivity out;
   for (const auto& [t, f] : fast) {
     TypeSensitivity s;
     if (auto k = kl.find(t); k != kl.end()) s.value = k->second.value;
-    else if (pts.empty()) s.value = f.value;  // nothing to scale by: the fast value
-    else s.value = f.value > 0 ? std::exp(log_a + b * std::log(f.value)) : 0.0;
+    else s.value = law.at(f.value);
     out[t] = s;
   }
   return out;

@@ -19,10 +19,24 @@
 
 namespace llmq {
 
-// The reference types for a tensor's candidates: those nearest 2.6 and 4.5
-// bits per weight (the low end of the usual budgets and the type whose
-// quality it is usually compared with); one type when they coincide.
+// The reference candidates among options of these bits per weight: the
+// indices of those nearest 2.6 and 4.5 bpw (the low end of the usual budgets
+// and the width whose quality it is usually compared with); one index when
+// they coincide. Shared by the GGUF types and the Hugging Face widths.
+std::vector<size_t> hybrid_reference_indices(const std::vector<double>& bpw);
+
+// The reference types for a tensor's candidates (hybrid_reference_indices).
 std::vector<ggml::GgmlType> hybrid_reference_types(const std::vector<ggml::GgmlType>& candidates);
+
+// KL = a * e^b through reference points (e, KL), both positive: b from the
+// first two (clamped to 0.5 .. 2), 1 with one point; a by least squares in
+// log space. Without points, at() returns e unchanged.
+struct PowerLaw {
+  double log_a = 0, b = 1;
+  bool fitted = false;
+  double at(double e) const;
+};
+PowerLaw fit_power_law(const std::vector<std::pair<double, double>>& points);
 
 // Places every fast-measured type of one tensor on the power law through the
 // KL values measured at the references (measured values are kept as they are).

@@ -4,9 +4,11 @@
 
 #include <map>
 
+#include "calibration/calibration_data.h"
 #include "eval/kl_divergence.h"
 #include "eval/log_prob_codec.h"
 #include "mixed/fake_quant.h"
+#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace llmq {
@@ -42,40 +44,57 @@ KldSensitivityMeter::KldSensitivityMeter(std::shared_ptr<ModelWeights> weights, 
 
 KldSensitivityMeter::~KldSensitivityMeter() = default;
 
-double KldSensitivityMeter::measure(const GgufTensorSpec& spec, ggml::GgmlType type) {
-  // The fp32 tensors behind the GGUF tensor, one per expert when stacked.
+std::vector<Tensor*> KldSensitivityMeter::find_parts(const std::vector<std::string>& names, const std::string& what) const {
   std::map<std::string, Tensor*> by_name;
   for (NamedTensor& t : named_tensors(*w_)) by_name[t.name] = t.tensor;
   std::vector<Tensor*> parts;
-  for (const std::string& s : spec.sources) {
+  for (const std::string& s : names) {
     auto it = by_name.find(s);
-    if (it == by_name.end()) fail("tensor {} of {} is not in the model", s, spec.name);
+    if (it == by_name.end()) fail("tensor {} of {} is not in the model", s, what);
     parts.push_back(it->second);
   }
-  if (parts.empty()) fail("tensor {} is computed from the config, not stored weights", spec.name);
+  return parts;
+}
 
+double KldSensitivityMeter::measure(const GgufTensorSpec& spec, ggml::GgmlType type) {
+  // The fp32 tensors behind the GGUF tensor, one per expert when stacked.
+  const std::vector<Tensor*> parts = find_parts(spec.sources, spec.name);
+  if (parts.empty()) fail("tensor {} is computed from the config, not stored weights", spec.name);
+  const int n_layers = int(w_->cfg.n_layers);
+  const int first = spec.role == TensorRole::TokenEmbedding ? -1 : spec.layer >= 0 ? spec.layer : n_layers;
   // Rows are quantized independently, so quantizing the Hugging Face rows
   // equals quantizing the (row-permuted) GGUF tensor.
+  return measure_parts(parts, first, [&](size_t e, Tensor& t) {
+    if (t.cols() != spec.row_length())
+      fail("tensor {} has rows of {}, GGUF {} expects {}", spec.sources[e], t.cols(), spec.name, spec.row_length());
+    std::vector<float> deq(t.data.size());
+    fake_quantize_rows(spec, int64_t(e), type, t.data.data(), deq.data(), t.rows(), importance_);
+    t.data = std::move(deq);
+  });
+}
+
+double KldSensitivityMeter::measure(const std::vector<std::string>& names, int layer, const FakeQuantize& fake_quantize) {
+  if (layer < 0 || layer >= int(w_->cfg.n_layers)) fail("layer {} is not a decoder layer of the model", layer);
+  return measure_parts(find_parts(names, "layer " + std::to_string(layer)), layer,
+                       [&](size_t, Tensor& t) { fake_quantize(t); });
+}
+
+double KldSensitivityMeter::measure_parts(const std::vector<Tensor*>& parts, int first,
+                                          const std::function<void(size_t, Tensor&)>& quantize) {
   std::vector<std::vector<float>> saved;
   for (Tensor* t : parts) saved.push_back(t->data);
   struct Restore {
-    std::vector<Tensor*>& parts;
+    const std::vector<Tensor*>& parts;
     std::vector<std::vector<float>>& saved;
     ~Restore() {
       for (size_t i = 0; i < saved.size(); ++i) parts[i]->data = std::move(saved[i]);
     }
   } restore{parts, saved};
-  for (size_t e = 0; e < parts.size(); ++e) {
-    Tensor& t = *parts[e];
-    if (t.cols() != spec.row_length()) fail("tensor {} has rows of {}, GGUF {} expects {}", spec.sources[e], t.cols(), spec.name, spec.row_length());
-    std::vector<float> deq(t.data.size());
-    fake_quantize_rows(spec, int64_t(e), type, t.data.data(), deq.data(), t.rows(), importance_);
-    t.data = std::move(deq);
-  }
+  for (size_t e = 0; e < parts.size(); ++e) quantize(e, *parts[e]);
 
   const ModelConfig& c = w_->cfg;
-  const bool embedding = spec.role == TensorRole::TokenEmbedding;
-  const int first = embedding ? 0 : spec.layer >= 0 ? spec.layer : int(c.n_layers);  // output: the head only
+  const bool embedding = first < 0;
+  if (embedding) first = 0;
   KvCache cache = model_->make_cache(plan_.ctx);
   std::vector<float> X, logits;
   std::vector<CompareScratch> scratch(static_cast<size_t>(omp_get_max_threads()));
@@ -97,6 +116,15 @@ double KldSensitivityMeter::measure(const GgufTensorSpec& spec, ggml::GgmlType t
     kl_sum += window_sum;
   }
   return kl_sum / double(plan_.windows * plan_.ctx);
+}
+
+std::unique_ptr<KldSensitivityMeter> make_kld_meter(const LoadedModel& model, const std::string& data_path,
+                                                    const KldMeterOptions& opt, ImportanceLookup importance) {
+  const CalibrationText text = read_calibration_text(data_path);
+  const std::vector<int32_t> tokens = model.tokenizer->encode(text.text, false);
+  if (int64_t(tokens.size()) <= opt.ctx)
+    throw file_error(data_path, fmt::format("has {} tokens, too few for one window of {} (+1)", tokens.size(), opt.ctx));
+  return std::make_unique<KldSensitivityMeter>(model.weights, tokens, opt, std::move(importance));
 }
 
 }  // namespace llmq

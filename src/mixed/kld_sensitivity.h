@@ -8,7 +8,13 @@
 // layer, so measuring a tensor of layer l reruns layers l.. only (the output
 // head alone for output.weight); the tensor's values are restored after
 // each measurement.
+//
+// Two ways to name what is quantized: a GGUF tensor and a ggml type (the
+// dynamic GGUF path), or Hugging Face weights of one layer and a function
+// that fake-quantizes each in place (the rtn|gptq --target-bpw path, RTN at
+// a width).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +22,7 @@
 #include "eval/window_plan.h"
 #include "export/gguf/gguf_exporter.h"
 #include "export/gguf/gguf_tensor_layout.h"
+#include "model/model_loader.h"
 #include "model/transformer.h"
 
 namespace llmq {
@@ -37,9 +44,21 @@ class KldSensitivityMeter {
   // Throws llmq::Error when the codec refuses the type.
   double measure(const GgufTensorSpec& spec, ggml::GgmlType type);
 
+  // Mean KL(base || model with the Hugging Face weights `names`, all of
+  // decoder layer `layer`, replaced by fake_quantize(weight)), nats per token.
+  // Throws llmq::Error when a name is not in the model.
+  using FakeQuantize = std::function<void(Tensor&)>;
+  double measure(const std::vector<std::string>& names, int layer, const FakeQuantize& fake_quantize);
+
   const WindowPlan& plan() const { return plan_; }
 
  private:
+  std::vector<Tensor*> find_parts(const std::vector<std::string>& names, const std::string& what) const;
+  // Replaces each part by quantize(index, part), reruns from layer `first`
+  // (-1: from the embedding; n_layers: the head only), restores the parts.
+  double measure_parts(const std::vector<Tensor*>& parts, int first,
+                       const std::function<void(size_t, Tensor&)>& quantize);
+
   std::shared_ptr<ModelWeights> w_;
   std::unique_ptr<Transformer> model_;
   WindowPlan plan_;
@@ -50,5 +69,11 @@ class KldSensitivityMeter {
   // [window][layer]: hidden state entering the layer; [window][n_layers]: leaving the last.
   std::vector<std::vector<std::vector<float>>> hidden_;
 };
+
+// The meter over the calibration text at `data_path`, tokenized with the
+// model's tokenizer. Throws llmq::Error naming the file when it is unreadable
+// or shorter than one window.
+std::unique_ptr<KldSensitivityMeter> make_kld_meter(const LoadedModel& model, const std::string& data_path,
+                                                    const KldMeterOptions& opt, ImportanceLookup importance);
 
 }  // namespace llmq

@@ -126,9 +126,12 @@ SensitivityCache::SensitivityCache(std::string path, SensitivityMode mode, nlohm
 }
 
 void SensitivityCache::save() const {
-  if (path_.empty()) return;
-  const std::string text = table_.to_json().dump(1);
-  AtomicOutputFile out(path_);
+  if (!path_.empty()) save_json_atomically(path_, table_.to_json());
+}
+
+void save_json_atomically(const std::string& path, const nlohmann::json& j) {
+  const std::string text = j.dump(1);
+  AtomicOutputFile out(path);
   out.write(text.data(), text.size());
   out.commit();
 }

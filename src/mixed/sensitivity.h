@@ -83,6 +83,10 @@ class SensitivityCache {
   std::string note_;
 };
 
+// Writes `j` to `path` atomically (the caches rewrite their file after every
+// tensor, so an interrupted run leaves the last complete version).
+void save_json_atomically(const std::string& path, const nlohmann::json& j);
+
 // FNV-1a of a file's bytes, for fingerprints. Throws llmq::Error naming the file.
 uint64_t file_fingerprint(const std::string& path);
 

@@ -3,11 +3,9 @@
 #include <chrono>
 #include <filesystem>
 
-#include "calibration/calibration_data.h"
 #include "export/gguf/gguf_tensor_source.h"
 #include "mixed/fast_sensitivity.h"
 #include "model/model_loader.h"
-#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace fs = std::filesystem;
@@ -49,13 +47,7 @@ SensitivityRun measure_sensitivities(const TensorCatalog& catalog, const std::ve
   auto need_meter = [&] {
     if (meter) return;
     if (opt.data_path.empty()) fail("accurate sensitivity needs calibration text (--sensitivity-data)");
-    LoadedModel m = load_hf_model(catalog.model_dir());
-    const CalibrationText text = read_calibration_text(opt.data_path);
-    const std::vector<int32_t> tokens = m.tokenizer->encode(text.text, false);
-    if (int64_t(tokens.size()) <= opt.kld.ctx)
-      throw file_error(opt.data_path, fmt::format("has {} tokens, too few for one window of {} (+1)", tokens.size(),
-                                                  opt.kld.ctx));
-    meter = std::make_unique<KldSensitivityMeter>(m.weights, tokens, opt.kld, opt.importance);
+    meter = make_kld_meter(load_hf_model(catalog.model_dir()), opt.data_path, opt.kld, opt.importance);
   };
 
   std::vector<float> values, scratch;

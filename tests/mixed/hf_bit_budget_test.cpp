@@ -35,7 +35,7 @@ IntQuantizeOptions rtn_g32(HfQuantFormat f) {
 
 HfBitAllocation allocate(HfQuantFormat f, double bpw, BitRange range = {}) {
   const ImatrixFile imatrix(test::calibrated("tiny-llama").imatrix_path);
-  return allocate_hf_bits(*test::cached_model("tiny-llama").weights, imatrix, f, rtn_g32(f), bpw, range);
+  return allocate_hf_bits(*test::cached_model("tiny-llama").weights, imatrix, f, rtn_g32(f), HfBudget{bpw}, range);
 }
 
 TEST(HfBitBudget, NeverAboveAndWithinOnePercent) {
@@ -127,7 +127,7 @@ TEST(HfBitBudget, CliCheckpointReloads) {
     test::TempDir d;
     const auto r = test::run_cli("quantize " + test::q(test::model_dir("tiny-llama")) + " rtn --format-out " +
                                  hf_quant_format_name(f) + " --group-size 32 --imatrix " +
-                                 test::q(test::calibrated("tiny-llama").imatrix_path) + " --target-bpw 3.4 -o " +
+                                 test::q(test::calibrated("tiny-llama").imatrix_path) + " --target-bpw 3.4 --sensitivity fast -o " +
                                  test::q(d / "out") + " --format json");
     ASSERT_EQ(r.code, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out)["allocation"];

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "export/hf/checkpoint_side_files.h"
+#include "export/hf/checkpoint_size.h"
 #include "export/hf/hf_tensor_encoders.h"
 #include "export/hf/safetensors_shards.h"
 #include "io/hf_checkpoint.h"
@@ -19,11 +20,6 @@ namespace llmq {
 namespace {
 
 const char* torch_dtype_name(DType d) { return d == DType::BF16 ? "bfloat16" : d == DType::F16 ? "float16" : "float32"; }
-
-std::string module_of(const std::string& weight_name) {
-  const std::string suffix = ".weight";
-  return weight_name.substr(0, weight_name.size() - suffix.size());
-}
 
 }  // namespace
 
@@ -68,23 +64,23 @@ HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat fo
   const IntQuantSpec& spec = base->spec;
   std::map<std::string, int> module_bits;
   for (const auto& [name, q] : qm.linears)
-    if (q.spec.bits != spec.bits) module_bits[module_of(name)] = q.spec.bits;
+    if (q.spec.bits != spec.bits) module_bits[module_of_weight(name)] = q.spec.bits;
   const DType float_dt = unquantized_dtype(format);
 
   // Every tensor of the checkpoint, in named_tensors order.
   std::vector<OutTensor> tensors;
   std::vector<std::string> not_quantized, ignored;
-  for (const std::string& name : qm.ignored) ignored.push_back(module_of(name));
+  for (const std::string& name : qm.ignored) ignored.push_back(module_of_weight(name));
   int64_t n_quantized = 0;
   for (const NamedTensor& nt : named_tensors(*qm.weights)) {
     auto it = qm.linears.find(nt.name);
     if (it != qm.linears.end()) {
-      add_quantized_linear(format, module_of(nt.name), it->second, tensors);
+      add_quantized_linear(format, module_of_weight(nt.name), it->second, tensors);
       ++n_quantized;
       continue;
     }
     if (nt.role == TensorRole::Router || (is_linear_weight(nt.role) && nt.layer >= 0))
-      not_quantized.push_back(module_of(nt.name));  // routers and --ignore'd linears
+      not_quantized.push_back(module_of_weight(nt.name));  // routers and --ignore'd linears
     if (nt.role == TensorRole::Output) not_quantized.push_back("lm_head");
     const Tensor* t = nt.tensor;
     tensors.push_back({nt.name, float_dt, nt.shape, [t, float_dt] { return floats_as(float_dt, t->data); }});
@@ -92,7 +88,7 @@ HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat fo
 
   AtomicOutputDir out(out_dir);
   const ShardedWrite shards =
-      write_safetensors_shards(out, tensors, {{"format", format == HfQuantFormat::Mlx ? "mlx" : "pt"}}, max_shard_bytes);
+      write_safetensors_shards(out, tensors, checkpoint_metadata(format), max_shard_bytes);
 
   nlohmann::json cfg = parse_json_file((fs::path(source_dir) / "config.json").string());
   const nlohmann::json qcfg = quantization_config(format, spec, opt, not_quantized, ignored, module_bits);

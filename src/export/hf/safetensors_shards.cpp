@@ -51,6 +51,21 @@ std::vector<int> plan_shards(const std::vector<OutTensor>& tensors, uint64_t max
   return shard;
 }
 
+uint64_t sharded_safetensors_bytes(const std::vector<OutTensor>& tensors, const std::map<std::string, std::string>& metadata,
+                                   uint64_t max_shard_bytes) {
+  int n = 0;
+  const std::vector<int> shard = plan_shards(tensors, max_shard_bytes, &n);
+  std::vector<std::vector<SafetensorsEntry>> entries(static_cast<size_t>(n));
+  uint64_t total = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const uint64_t b = tensor_bytes(tensors[i]);
+    entries[size_t(shard[i])].push_back({tensors[i].name, tensors[i].dtype, tensors[i].shape, size_t(b)});
+    total += b;
+  }
+  for (const auto& e : entries) total += 8 + safetensors_header(metadata, e).size();
+  return total;
+}
+
 ShardedWrite write_safetensors_shards(const AtomicOutputDir& dir, const std::vector<OutTensor>& tensors,
                                       const std::map<std::string, std::string>& metadata, uint64_t max_shard_bytes) {
   if (max_shard_bytes == 0) fail("shard size must be positive");

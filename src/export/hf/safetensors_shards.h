@@ -27,6 +27,11 @@ struct ShardedWrite {
 // Which shard each tensor goes to (index into the returned count), in order.
 std::vector<int> plan_shards(const std::vector<OutTensor>& tensors, uint64_t max_shard_bytes, int* n_shards);
 
+// The summed size of the shard files write_safetensors_shards would write
+// (headers included); the tensors' byte functions are not called.
+uint64_t sharded_safetensors_bytes(const std::vector<OutTensor>& tensors, const std::map<std::string, std::string>& metadata,
+                                   uint64_t max_shard_bytes);
+
 // Writes into the (uncommitted) output directory; `metadata` goes into every shard's header.
 ShardedWrite write_safetensors_shards(const AtomicOutputDir& dir, const std::vector<OutTensor>& tensors,
                                       const std::map<std::string, std::string>& metadata, uint64_t max_shard_bytes);

@@ -42,24 +42,6 @@ std::vector<std::string> protection_patterns(const std::map<std::string, std::ve
   return patterns;
 }
 
-uint64_t quantized_linear_bytes(HfQuantFormat format, const std::string& weight_name, int64_t rows, int64_t cols,
-                                const IntQuantizeOptions& opt) {
-  QuantizedLinear q;
-  q.init(rows, cols, opt.spec_of(weight_name));
-  // GPTQ act order without static groups permutes g_idx, which compressed-tensors then stores.
-  if (opt.method == IntQuantMethod::Gptq && opt.gptq.desc_act && !opt.gptq.static_groups && q.n_groups() > 1)
-    std::swap(q.g_idx.front(), q.g_idx.back());
-  std::vector<OutTensor> tensors;
-  add_quantized_linear(format, "m", q, tensors);  // shapes only: the bytes are never produced
-  uint64_t bytes = 0;
-  for (const OutTensor& t : tensors) {
-    uint64_t n = dtype_size(t.dtype);
-    for (int64_t d : t.shape) n *= uint64_t(d);
-    bytes += n;
-  }
-  return bytes;
-}
-
 SuperWeightProtection describe_protection(const std::string& file,
                                           const std::map<std::string, std::vector<SuperWeight>>& linears,
                                           ModelWeights& source, HfQuantFormat format, const IntQuantizeOptions& opt) {

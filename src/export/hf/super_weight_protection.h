@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "calibration/super_weights.h"
+#include "export/hf/checkpoint_size.h"
 #include "export/hf/hf_quant_format.h"
 #include "export/hf/quantized_model.h"
 #include "io/safetensors.h"
@@ -50,10 +51,6 @@ struct SuperWeightProtection {
 SuperWeightProtection describe_protection(const std::string& file,
                                           const std::map<std::string, std::vector<SuperWeight>>& linears,
                                           ModelWeights& source, HfQuantFormat format, const IntQuantizeOptions& opt);
-
-// Bytes the format's tensors take for one linear [rows, cols] quantized with `opt`.
-uint64_t quantized_linear_bytes(HfQuantFormat format, const std::string& weight_name, int64_t rows, int64_t cols,
-                                const IntQuantizeOptions& opt);
 
 nlohmann::json protection_json(const SuperWeightProtection& p);
 
