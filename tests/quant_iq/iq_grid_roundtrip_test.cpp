@@ -64,13 +64,7 @@ TEST(IqGridRoundTrip, DecodedRowsAreNotShrunk) {
   for (GgmlType t : kTypes) {
     const auto q = round_trip(t, r.values, r.n_cols);
     for (int64_t row = 0; row < 16; ++row) {
-      double xx = 0, xq = 0, qq = 0;
-      for (int64_t i = row * r.n_cols; i < (row + 1) * r.n_cols; ++i) {
-        xx += double(r.values[size_t(i)]) * r.values[size_t(i)];
-        xq += double(r.values[size_t(i)]) * q[size_t(i)];
-        qq += double(q[size_t(i)]) * q[size_t(i)];
-      }
-      const double projection = xq / xx, power = qq / xx;
+      const auto [projection, power] = row_shrink(r.values, q, r.n_cols, row);
       EXPECT_GT(projection, 0.93) << llmq::ggml::type_name(t) << " row " << row;
       EXPECT_LE(projection, 1.0) << llmq::ggml::type_name(t) << " row " << row;
       EXPECT_GE(power, 1.0) << llmq::ggml::type_name(t) << " row " << row;

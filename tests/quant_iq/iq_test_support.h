@@ -15,6 +15,7 @@ using kquant_test::model_path;
 using kquant_test::read_bf16_rows;
 using kquant_test::real_weight_sample;
 using kquant_test::relative_rmse;
+using kquant_test::row_shrink;
 using kquant_test::Rows;
 using kquant_test::weighted_relative_mse;
 using llmq::ggml::GgmlType;

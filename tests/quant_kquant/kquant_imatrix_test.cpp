@@ -55,7 +55,9 @@ TEST(KQuantImatrix, UniformImportanceChangesNothing) {
 
 TEST(KQuantImatrix, ZeroImportanceSubBlockStillQuantised) {
   // Columns nobody uses (importance 0) must not come back as garbage: the
-  // quantiser falls back to the plain weighting there.
+  // quantiser falls back to the plain weighting there. Q2_K and Q3_K then
+  // scale the whole row by one gain (row_gain.h) weighed by the importance,
+  // so their tail matches the plain fit to within that gain, not exactly.
   const auto x = gaussian(512, 23);
   auto imp = skewed_importance(512, 29);
   for (int i = 256; i < 512; ++i) imp[i] = 0.f;
@@ -63,7 +65,9 @@ TEST(KQuantImatrix, ZeroImportanceSubBlockStillQuantised) {
     const auto y = round_trip(t, x, 512, imp.data());
     const std::vector<float> tail_x(x.begin() + 256, x.end()), tail_y(y.begin() + 256, y.end());
     const auto plain = round_trip(t, tail_x, 256);
-    EXPECT_NEAR(relative_rmse(tail_x, tail_y), relative_rmse(tail_x, plain), 1e-6) << llmq::ggml::type_name(t);
+    const bool row_gain = t == GgmlType::Q2_K || t == GgmlType::Q3_K;
+    const double want = relative_rmse(tail_x, plain);
+    EXPECT_NEAR(relative_rmse(tail_x, tail_y), want, row_gain ? 0.02 * want : 1e-6) << llmq::ggml::type_name(t);
   }
 }
 

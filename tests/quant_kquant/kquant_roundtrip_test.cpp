@@ -130,3 +130,24 @@ TEST(KQuantRoundTrip, RejectsPartialBlocks) {
 }
 
 }  // namespace
+
+// Q2_K and Q3_K scale each row by a gain after the fit (row_gain.h), so the
+// decoded row is not shrunk towards zero: without it Q2_K keeps about 0.95
+// of a small-llama row's projection <x, q>/<x, x>. After the gain the
+// projection is closer to 1 than that and the power <q, q>/<x, x> not below 1
+// (the gain sits between the unbiasing and the power-keeping one).
+TEST(KQuantRoundTrip, LowBitRowsAreNotShrunk) {
+  const Rows r = read_bf16_rows(model_path("small-llama"), "model.layers.2.self_attn.q_proj.weight", 16);
+  for (GgmlType t : {GgmlType::Q2_K, GgmlType::Q3_K}) {
+    const auto q = round_trip(t, r.values, r.n_cols);
+    for (int64_t row = 0; row < 16; ++row) {
+      const auto [projection, power] = row_shrink(r.values, q, r.n_cols, row);
+      // Measured: Q2_K 0.982 / 1.034-1.039, Q3_K 0.994-0.995 / 1.009-1.012.
+      const double min_projection = t == GgmlType::Q2_K ? 0.97 : 0.99;
+      EXPECT_GT(projection, min_projection) << llmq::ggml::type_name(t) << " row " << row;
+      EXPECT_LE(projection, 1.0) << llmq::ggml::type_name(t) << " row " << row;
+      EXPECT_GE(power, 1.0) << llmq::ggml::type_name(t) << " row " << row;
+      EXPECT_LT(power, 1.06) << llmq::ggml::type_name(t) << " row " << row;
+    }
+  }
+}

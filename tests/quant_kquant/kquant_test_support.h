@@ -132,4 +132,19 @@ inline double weighted_relative_mse(const std::vector<float>& x, const std::vect
   return err / ref;
 }
 
+// How much of row `row` of x (n_cols per row) the decoded y keeps: its
+// projection <x, y>/<x, x> and its power <y, y>/<x, x>.
+struct RowShrink {
+  double projection = 0, power = 0;
+};
+inline RowShrink row_shrink(const std::vector<float>& x, const std::vector<float>& y, int64_t n_cols, int64_t row) {
+  double xx = 0, xy = 0, yy = 0;
+  for (int64_t i = row * n_cols; i < (row + 1) * n_cols; ++i) {
+    xx += double(x[size_t(i)]) * x[size_t(i)];
+    xy += double(x[size_t(i)]) * y[size_t(i)];
+    yy += double(y[size_t(i)]) * y[size_t(i)];
+  }
+  return {xy / xx, yy / xx};
+}
+
 }  // namespace kquant_test
