@@ -162,6 +162,15 @@ TEST(HfSensitivity, TargetSizeNeverAboveAndWithinOnePercent) {
     EXPECT_EQ(j["target_bytes"].get<uint64_t>(), target);
     EXPECT_EQ(j["allocation"]["checkpoint_bytes"].get<uint64_t>(), written) << "the prediction is the file";
   }
+  // Shards each carry a header; the size still holds.
+  test::TempDir d;
+  const uint64_t target = b3 + (b4 - b3) / 2;
+  const auto r = test::run_cli(quantize_cmd("--target-size " + std::to_string(target) + " --sensitivity fast --max-shard-size 300KB", d / "out"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_GT(nlohmann::json::parse(r.out)["files"].size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["allocation"]["checkpoint_bytes"].get<uint64_t>(), safetensors_bytes(d / "out"));
+  EXPECT_LE(safetensors_bytes(d / "out"), target);
+  EXPECT_GE(double(safetensors_bytes(d / "out")), 0.99 * double(target));
 }
 
 TEST(HfSensitivity, TargetSizeBelowTheSmallestIsAnErrorAndWritesNothing) {
