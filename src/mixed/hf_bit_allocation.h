@@ -71,7 +71,7 @@ struct HfBitAllocation {
   double lower_bound = 0;    // no allocation within the budget has a smaller sum
   bool exact = true;
   int64_t measured = 0, reused = 0;  // forward passes run / taken from the cache
-  double measure_seconds = 0;
+  double measure_seconds = 0;  // sensitivities, fast and forward passes
   std::string cache;         // the KL cache file ("" = none)
   double bpw() const { return n_elements ? double(used_bytes) * 8.0 / double(n_elements) : 0.0; }
   std::map<std::string, int> linear_bits() const;
