@@ -17,7 +17,8 @@ void add_dynamic_options(CLI::App* cmd, DynamicArgs& a, bool with_profile) {
   a.o_bpw = cmd->add_option("--target-bpw", a.target_bpw, "Budget: average bits per weight over the whole file's tensors (gguf) or over the quantized linears, scales and "
                              "zeros included (gptq/rtn: a width per linear)")
                 ->check(CLI::PositiveNumber);
-  a.o_size = cmd->add_option("--target-size", a.target_size, "Budget: GGUF file size, e.g. 3.0GB, 2.5GiB, 800MB");
+  a.o_size = cmd->add_option("--target-size", a.target_size,
+                             "Budget: GGUF file size, or the safetensors files of a gptq/rtn checkpoint; e.g. 3.0GB, 2.5GiB, 800MB");
   a.o_bpw->excludes(a.o_size);
   a.o_min = cmd->add_option("--min-bits", a.min_bits, "Smallest bit class of the candidate types (Q2_K, IQ2_* = 2; gptq/rtn: smallest width)")
                 ->check(CLI::NonNegativeNumber);
@@ -26,7 +27,8 @@ void add_dynamic_options(CLI::App* cmd, DynamicArgs& a, bool with_profile) {
   cmd->add_option("--ladder", a.ladder, "Candidate types, comma-separated (default: every type of the standard ladder this build writes)");
   cmd->add_option("--sensitivity", a.sensitivity,
                   "fast: importance-weighted weight error; accurate: KL divergence of the logits per tensor and type; "
-                  "hybrid: KL at two types per tensor, the others along the fast curve")
+                  "hybrid: KL at two types per tensor, the others along the fast curve (gptq/rtn budgets: per linear and "
+                  "width; default hybrid when calibration text is found)")
       ->check(CLI::IsMember({"fast", "accurate", "hybrid"}));
   cmd->add_option("--sensitivity-cache", a.sensitivity_cache,
                   "Measurement cache, reused and resumed (default: <imatrix>.sensitivity-<mode>.json)");
