@@ -29,11 +29,11 @@ namespace fs = std::filesystem;
 
 constexpr const char* kDown1 = "model.layers.1.mlp.down_proj.weight";
 
-IntQuantizeOptions rtn_g32() {
+IntQuantizeOptions rtn_g32(HfQuantFormat f = HfQuantFormat::Gptq) {
   IntQuantizeOptions o;
   o.method = IntQuantMethod::Rtn;
   o.spec.group_size = 32;
-  o.spec = spec_for_format(HfQuantFormat::Gptq, o.spec, o.gptq, false);
+  o.spec = spec_for_format(f, o.spec, o.gptq, false);
   return o;
 }
 
@@ -126,13 +126,13 @@ TEST(HfSensitivity, AccurateMeasuresEveryWidthWithinTheBudget) {
 }
 
 // The whole checkpoint at one width for every linear, as the writer counts it.
-uint64_t uniform_checkpoint_bytes(int bits) {
+uint64_t uniform_checkpoint_bytes(int bits, HfQuantFormat f = HfQuantFormat::Gptq) {
   ModelWeights& w = *test::cached_model("tiny-llama").weights;
-  IntQuantizeOptions o = rtn_g32();
+  IntQuantizeOptions o = rtn_g32(f);
   o.spec.bits = bits;
   std::set<std::string> names;
   for (const LayerLinear& l : model_linears(w)) names.insert(l.name);
-  return hf_checkpoint_bytes(w, HfQuantFormat::Gptq, o, names);
+  return hf_checkpoint_bytes(w, f, o, names);
 }
 
 uint64_t safetensors_bytes(const fs::path& dir) {
@@ -142,8 +142,9 @@ uint64_t safetensors_bytes(const fs::path& dir) {
   return n;
 }
 
-std::string quantize_cmd(const std::string& budget, const fs::path& out) {
-  return "quantize " + test::q(test::model_dir("tiny-llama")) + " rtn --format-out gptq --group-size 32 --imatrix " +
+std::string quantize_cmd(const std::string& budget, const fs::path& out, HfQuantFormat f = HfQuantFormat::Gptq) {
+  return "quantize " + test::q(test::model_dir("tiny-llama")) + " rtn --format-out " + hf_quant_format_name(f) +
+         " --group-size 32 --imatrix " +
          test::q(test::calibrated("tiny-llama").imatrix_path) + " " + budget + " -o " + test::q(out.string()) +
          " --format json";
 }
@@ -161,6 +162,17 @@ TEST(HfSensitivity, TargetSizeNeverAboveAndWithinOnePercent) {
     EXPECT_EQ(j["bytes"].get<uint64_t>(), written);
     EXPECT_EQ(j["target_bytes"].get<uint64_t>(), target);
     EXPECT_EQ(j["allocation"]["checkpoint_bytes"].get<uint64_t>(), written) << "the prediction is the file";
+  }
+  // The other layouts count their own tensors (compressed-tensors: no 3 bits).
+  for (HfQuantFormat f : {HfQuantFormat::CompressedTensors, HfQuantFormat::Mlx}) {
+    const uint64_t target = (uniform_checkpoint_bytes(2, f) + uniform_checkpoint_bytes(4, f)) / 2;
+    test::TempDir d;
+    const auto r = test::run_cli(quantize_cmd("--target-size " + std::to_string(target) + " --sensitivity fast", d / "out", f));
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["allocation"]["checkpoint_bytes"].get<uint64_t>(), safetensors_bytes(d / "out"))
+        << hf_quant_format_name(f);
+    EXPECT_LE(safetensors_bytes(d / "out"), target) << hf_quant_format_name(f);
+    EXPECT_GE(double(safetensors_bytes(d / "out")), 0.99 * double(target)) << hf_quant_format_name(f);
   }
   // Shards each carry a header; the size still holds.
   test::TempDir d;
