@@ -12,6 +12,7 @@
 #include <limits>
 #include <set>
 
+#include "calibration/calibration_data.h"
 #include "calibration/imatrix_file.h"
 #include "common/run_cli.h"
 #include "export/hf/checkpoint_size.h"
@@ -204,8 +205,11 @@ TEST(HfSensitivity, TargetSizeBelowTheSmallestIsAnErrorAndWritesNothing) {
 // the second run takes every forward pass from the cache and allocates the same.
 TEST(HfSensitivity, CliDefaultsToHybridAndResumesFromTheCache) {
   test::TempDir d;
-  const std::string opts = "--target-bpw 3.6 --sensitivity-windows 1 --sensitivity-ctx 64 --sensitivity-cache " +
-                           test::q(d / "kl.json");
+  std::string opts = "--target-bpw 3.6 --sensitivity-windows 1 --sensitivity-ctx 64 --sensitivity-cache " +
+                     test::q(d / "kl.json");
+  // Where no default calibration text lies beside the checkout, name one (the default is fast there).
+  if (!default_calibration_path(test::model_dir("tiny-llama")))
+    opts += " --sensitivity hybrid --sensitivity-data " + test::q(test::data_file("calibration.txt"));
   const auto r1 = test::run_cli(quantize_cmd(opts, d / "a"));
   ASSERT_EQ(r1.code, 0) << r1.err;
   const auto a1 = nlohmann::json::parse(r1.out)["allocation"];
