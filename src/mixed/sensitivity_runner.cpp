@@ -15,7 +15,7 @@ namespace llmq {
 namespace {
 
 // Bump when a codec or the measure changes what a cached value means.
-constexpr int kMeasureRevision = 1;
+constexpr int kMeasureRevision = 2;  // 2: Q2_K/Q3_K row gain (row_gain.h)
 
 std::string hex(uint64_t v) { return fmt::format("{:016x}", v); }
 
