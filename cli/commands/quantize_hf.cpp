@@ -194,8 +194,8 @@ void print_budget_plan(const HfBitAllocation& p, const char* format, uint64_t wr
              format, fmt::join(p.widths, "/"), sensitivity_mode_name(p.mode), p.bpw(), target, p.used_bytes, p.budget_bytes,
              fmt::join(counts, ", "), p.sensitivity, p.lower_bound, p.exact ? "optimal" : "not proven optimal");
   if (p.mode != SensitivityMode::Fast)
-    fmt::print("sensitivity: {} forward passes, {} from the cache ({}), {:.1f} s\n", p.measured, p.reused,
-               p.cache.empty() ? "none kept" : p.cache, p.measure_seconds);
+    fmt::print("sensitivity: {} forward passes, {} from the cache ({}{}), {:.1f} s\n", p.measured, p.reused,
+               p.cache.empty() ? "none kept" : p.cache, p.cache_note.empty() ? "" : ": " + p.cache_note, p.measure_seconds);
   if (p.target_bytes)
     fmt::print("size: target {} bytes, written {} bytes ({:.2f}% of target; {} bytes kept in floating point and headers)\n",
                p.target_bytes, written_bytes, 100.0 * double(written_bytes) / double(p.target_bytes), p.fixed_bytes);

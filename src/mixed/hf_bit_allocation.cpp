@@ -219,7 +219,7 @@ nlohmann::json hf_bit_allocation_json(const HfBitAllocation& a) {
           {"exact", a.exact},           {"sensitivity_mode", sensitivity_mode_name(a.mode)}, {"linears", linears}};
   if (a.mode != SensitivityMode::Fast)
     j["sensitivity_run"] = {{"measured", a.measured}, {"reused", a.reused}, {"seconds", a.measure_seconds},
-                            {"cache", a.cache}};
+                            {"cache", a.cache}, {"cache_note", a.cache_note}};
   if (a.target_bytes > 0) {
     j["target_bytes"] = a.target_bytes;
     j["fixed_bytes"] = a.fixed_bytes;

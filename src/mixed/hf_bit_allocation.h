@@ -73,6 +73,7 @@ struct HfBitAllocation {
   int64_t measured = 0, reused = 0;  // forward passes run / taken from the cache
   double measure_seconds = 0;  // sensitivities, fast and forward passes
   std::string cache;         // the KL cache file ("" = none)
+  std::string cache_note;    // why an existing cache file was not reused
   double bpw() const { return n_elements ? double(used_bytes) * 8.0 / double(n_elements) : 0.0; }
   std::map<std::string, int> linear_bits() const;
   std::map<int, int64_t> linears_per_width() const;

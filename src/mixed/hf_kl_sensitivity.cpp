@@ -34,10 +34,13 @@ class HfKlCache {
       if (saved.value("format", "") == kFormat && saved.value("fingerprint", nlohmann::json()) == doc_["fingerprint"] &&
           saved.value("linears", nlohmann::json()).is_object())
         doc_["linears"] = saved["linears"];
-    } catch (const nlohmann::json::exception&) {
-      // unreadable: measured again and rewritten
+      else
+        note_ = "computed from other inputs (model, calibration text, windows or RTN spec); recomputing";
+    } catch (const nlohmann::json::exception& e) {
+      note_ = std::string("unreadable (") + e.what() + "); recomputing";
     }
   }
+  const std::string& note() const { return note_; }  // why an existing file was not reused
   std::optional<double> find(const std::string& linear, int bits) const {
     const nlohmann::json& l = doc_["linears"];
     if (!l.contains(linear) || !l[linear].contains(std::to_string(bits)) || !l[linear][std::to_string(bits)].is_number())
@@ -52,6 +55,7 @@ class HfKlCache {
  private:
   std::string path_;
   nlohmann::json doc_;
+  std::string note_;
 };
 
 std::string hex(uint64_t v) { return fmt::format("{:016x}", v); }
@@ -120,6 +124,7 @@ HfBitAllocation allocate_hf_bits_for_model(const std::string& model_dir, const s
   a.reused = reused;
   a.measure_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   a.cache = cache_path;
+  a.cache_note = cache.note();
   return a;
 }
 

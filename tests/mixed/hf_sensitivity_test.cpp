@@ -205,23 +205,29 @@ TEST(HfSensitivity, TargetSizeBelowTheSmallestIsAnErrorAndWritesNothing) {
 // the second run takes every forward pass from the cache and allocates the same.
 TEST(HfSensitivity, CliDefaultsToHybridAndResumesFromTheCache) {
   test::TempDir d;
-  std::string opts = "--target-bpw 3.6 --sensitivity-windows 1 --sensitivity-ctx 64 --sensitivity-cache " +
-                     test::q(d / "kl.json");
+  std::string opts = "--target-bpw 3.6 --sensitivity-windows 1 --sensitivity-cache " + test::q(d / "kl.json");
   // Where no default calibration text lies beside the checkout, name one (the default is fast there).
   if (!default_calibration_path(test::model_dir("tiny-llama")))
     opts += " --sensitivity hybrid --sensitivity-data " + test::q(test::data_file("calibration.txt"));
-  const auto r1 = test::run_cli(quantize_cmd(opts, d / "a"));
+  const auto r1 = test::run_cli(quantize_cmd(opts + " --sensitivity-ctx 64", d / "a"));
   ASSERT_EQ(r1.code, 0) << r1.err;
   const auto a1 = nlohmann::json::parse(r1.out)["allocation"];
   EXPECT_EQ(a1["sensitivity_mode"], "hybrid");
   EXPECT_EQ(a1["sensitivity_run"]["measured"], 56);
   EXPECT_TRUE(fs::exists(d / "kl.json"));
-  const auto r2 = test::run_cli(quantize_cmd(opts, d / "b"));
+  const auto r2 = test::run_cli(quantize_cmd(opts + " --sensitivity-ctx 64", d / "b"));
   ASSERT_EQ(r2.code, 0) << r2.err;
   const auto a2 = nlohmann::json::parse(r2.out)["allocation"];
   EXPECT_EQ(a2["sensitivity_run"]["measured"], 0);
   EXPECT_EQ(a2["sensitivity_run"]["reused"], 56);
   for (size_t i = 0; i < a1["linears"].size(); ++i) EXPECT_EQ(a1["linears"][i]["bits"], a2["linears"][i]["bits"]);
+  EXPECT_EQ(a2["sensitivity_run"]["cache_note"], "");
+  // Other windows: the file is not reused, and says why.
+  const auto r3 = test::run_cli(quantize_cmd(opts + " --sensitivity-ctx 48", d / "c"));
+  ASSERT_EQ(r3.code, 0) << r3.err;
+  const auto a3 = nlohmann::json::parse(r3.out)["allocation"];
+  EXPECT_EQ(a3["sensitivity_run"]["measured"], 56);
+  EXPECT_NE(a3["sensitivity_run"]["cache_note"].get<std::string>().find("other inputs"), std::string::npos);
 }
 
 }  // namespace
