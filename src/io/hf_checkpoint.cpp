@@ -5,20 +5,11 @@
 #include <set>
 
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace fs = std::filesystem;
 
 namespace llmq {
-
-nlohmann::json parse_json_file(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw file_error(path, fs::exists(path) ? "cannot read file" : "file not found");
-  try {
-    return nlohmann::json::parse(f);
-  } catch (const std::exception& e) {
-    throw file_error(path, std::string("invalid JSON: ") + e.what());
-  }
-}
 
 bool is_hf_checkpoint_dir(const std::string& path) {
   return fs::is_directory(path) && fs::exists(fs::path(path) / "config.json");
@@ -27,12 +18,12 @@ bool is_hf_checkpoint_dir(const std::string& path) {
 HfCheckpoint::HfCheckpoint(const std::string& dir) : dir_(dir) {
   if (!fs::exists(dir)) throw file_error(dir, "model not found");
   if (!fs::is_directory(dir)) throw file_error(dir, "expected a Hugging Face checkpoint directory");
-  config_ = parse_json_file((fs::path(dir) / "config.json").string());
+  config_ = read_json_file((fs::path(dir) / "config.json").string());
 
   const fs::path index = fs::path(dir) / "model.safetensors.index.json";
   const fs::path single = fs::path(dir) / "model.safetensors";
   if (fs::exists(index)) {
-    nlohmann::json idx = parse_json_file(index.string());
+    nlohmann::json idx = read_json_file(index.string());
     if (!idx.contains("weight_map") || !idx["weight_map"].is_object())
       throw file_error(index.string(), "no weight_map object");
     std::set<std::string> files;

@@ -31,9 +31,6 @@ class HfCheckpoint {
   std::vector<std::unique_ptr<SafetensorsFile>> shards_;
   std::map<std::string, const TensorView*> index_;
 };
-
-// Reads a JSON file with a one-line error naming it on failure.
-nlohmann::json parse_json_file(const std::string& path);
 bool is_hf_checkpoint_dir(const std::string& path);
 
 }  // namespace llmq

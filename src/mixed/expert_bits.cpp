@@ -9,6 +9,7 @@
 #include "calibration/imatrix_file.h"
 #include "io/hf_checkpoint.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace fs = std::filesystem;
 
@@ -62,7 +63,7 @@ ExpertBitsPlan plan_expert_bits_for_model(const std::string& model_dir, const st
                                           HfQuantFormat format, const ExpertTierOptions& opt) {
   const std::string cfg_path = (fs::path(model_dir) / "config.json").string();
   if (!fs::exists(cfg_path)) throw file_error(model_dir, "not a Hugging Face model directory (no config.json)");
-  const ModelConfig cfg = ModelConfig::from_json(parse_json_file(cfg_path), cfg_path);
+  const ModelConfig cfg = ModelConfig::from_json(read_json_file(cfg_path), cfg_path);
   if (cfg.n_experts <= 1)
     throw file_error(cfg_path, "is not a mixture-of-experts model: --dynamic-experts needs experts to allocate bits to");
   if (imatrix_path.empty()) fail("--dynamic-experts needs --imatrix FILE (routing counts; make one with llm-quantize analyze)");

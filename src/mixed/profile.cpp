@@ -3,7 +3,6 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 #include <set>
 
@@ -14,6 +13,7 @@
 #include "quant/formats/ggml/ggml_quants.h"
 #include "util/atomic_output.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace fs = std::filesystem;
 
@@ -268,14 +268,7 @@ DynamicProfile load_profile(const std::string& name_or_path) {
     for (const DynamicProfile& p : builtin_profiles()) names += (names.empty() ? "" : ", ") + p.name;
     throw file_error(name_or_path, "no such profile file, and not a built-in profile (" + names + ")");
   }
-  std::ifstream f(name_or_path);
-  json j;
-  try {
-    j = json::parse(f);
-  } catch (const json::exception& e) {
-    throw file_error(name_or_path, std::string("not valid JSON: ") + e.what());
-  }
-  return profile_from_json(j, name_or_path);
+  return profile_from_json(read_json_file(name_or_path), name_or_path);
 }
 
 void write_profile(const DynamicProfile& p, const std::string& path) {

@@ -3,7 +3,7 @@
 #include <optional>
 
 #include "tokenizer/byte_level_map.h"
-#include "tokenizer/json_file.h"
+#include "util/json_file.h"
 #include "tokenizer/utf8.h"
 #include "util/error.h"
 

@@ -9,7 +9,7 @@
 #include <iterator>
 #include <unordered_map>
 
-#include "tokenizer/json_file.h"
+#include "util/json_file.h"
 #include "tokenizer/pre_tokenizer.h"
 
 namespace llmq {

@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "tokenizer/gguf_vocab.h"
-#include "tokenizer/json_file.h"
+#include "util/json_file.h"
 #include "tokenizer/special_tokens.h"
 #include "util/error.h"
 

@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "tokenizer/json_file.h"
+#include "util/json_file.h"
 #include "tokenizer/pcre_regex.h"
 #include "util/error.h"
 

@@ -1,7 +1,7 @@
 #include "tokenizer/pre_tokenizer.h"
 
 #include "tokenizer/byte_level_map.h"
-#include "tokenizer/json_file.h"
+#include "util/json_file.h"
 #include "tokenizer/pcre_regex.h"
 #include "util/error.h"
 

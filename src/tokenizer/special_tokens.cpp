@@ -1,6 +1,6 @@
 #include "tokenizer/special_tokens.h"
 
-#include "tokenizer/json_file.h"
+#include "util/json_file.h"
 #include "util/error.h"
 
 namespace llmq {

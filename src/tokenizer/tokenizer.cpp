@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "tokenizer/hf_bpe_tokenizer.h"
-#include "tokenizer/json_file.h"
+#include "util/json_file.h"
 #include "tokenizer/sentencepiece_model_tokenizer.h"
 #include "tokenizer/utf8.h"
 #include "util/error.h"

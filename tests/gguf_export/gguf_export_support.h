@@ -12,12 +12,13 @@
 #include "export/gguf/gguf_type_plan.h"
 #include "io/hf_checkpoint.h"
 #include "model/config.h"
+#include "util/json_file.h"
 
 namespace llmq::test {
 
 inline ModelConfig fixture_config(const std::string& model) {
   const std::string path = model_dir(model) + "/config.json";
-  return ModelConfig::from_json(parse_json_file(path), path);
+  return ModelConfig::from_json(read_json_file(path), path);
 }
 
 // The planned type of every tensor, by GGUF name.

@@ -13,6 +13,7 @@
 #include "io/hf_checkpoint.h"
 #include "io/safetensors.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace llmq {
 namespace {
@@ -64,7 +65,7 @@ TEST(HfIgnore, IgnoredLinearsStayInFloatInEveryFormat) {
     ASSERT_NE(st.find(kDown1 + ".weight"), nullptr);
     EXPECT_EQ(st.find(kDown1 + ".weight")->dtype, unquantized_dtype(f));
     EXPECT_EQ(st.find(kDown1 + ".weight")->shape, (std::vector<int64_t>{256, 768}));
-    const nlohmann::json cfg = parse_json_file(out + "/config.json");
+    const nlohmann::json cfg = read_json_file(out + "/config.json");
     const nlohmann::json& qc = cfg["quantization_config"];
     auto has = [](const nlohmann::json& list, const std::string& s) {
       return list.is_array() && std::find(list.begin(), list.end(), s) != list.end();
@@ -74,7 +75,7 @@ TEST(HfIgnore, IgnoredLinearsStayInFloatInEveryFormat) {
         EXPECT_TRUE(qc["dynamic"].contains("-:^model\\.layers\\.1\\.mlp\\.down_proj$")) << qc["dynamic"].dump();
         EXPECT_TRUE(qc["dynamic"].contains("-:^model\\.layers\\.0\\.self_attn\\.qkv_proj$")) << qc["dynamic"].dump();
         EXPECT_FALSE(qc["dynamic"].contains("-:^model\\.layers\\.1\\.self_attn\\.qkv_proj$"));
-        EXPECT_FALSE(parse_json_file(out + "/quantize_config.json").contains("dynamic"));
+        EXPECT_FALSE(read_json_file(out + "/quantize_config.json").contains("dynamic"));
         break;
       case HfQuantFormat::Awq: EXPECT_TRUE(has(qc["modules_to_not_convert"], kDown1)); break;
       case HfQuantFormat::CompressedTensors:
@@ -141,7 +142,7 @@ TEST(HfShards, LargeOutputIsShardedWithAnIndexAndLoadsBack) {
   ASSERT_GE(wr.files.size(), 3u);
   EXPECT_EQ(wr.files[0], fmt::format("model-00001-of-{:05d}.safetensors", wr.files.size()));
   EXPECT_FALSE(fs::exists(out + "/model.safetensors"));
-  const nlohmann::json idx = parse_json_file(out + "/model.safetensors.index.json");
+  const nlohmann::json idx = read_json_file(out + "/model.safetensors.index.json");
   uint64_t total = 0, file_bytes = 0;
   size_t entries = 0;
   for (const std::string& f : wr.files) {

@@ -10,6 +10,7 @@
 #include "io/hf_checkpoint.h"
 #include "io/safetensors.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace llmq {
 namespace {
@@ -100,7 +101,7 @@ TEST(HfRoundTrip, ConfigsCarryWhatConsumersRead) {
     QuantizedModel q = quantize_model_int(*m.weights, {}, of);
     const std::string out = tmp / hf_quant_format_name(f);
     write_hf_quantized(q, f, of, test::model_dir("tiny-llama"), out);
-    const nlohmann::json cfg = parse_json_file(out + "/config.json");
+    const nlohmann::json cfg = read_json_file(out + "/config.json");
     const auto& qc = cfg["quantization_config"];
     SafetensorsFile st(out + "/model.safetensors");
     const std::string p = "model.layers.1.mlp.down_proj";  // [256, 768]
@@ -195,7 +196,7 @@ TEST(HfRoundTrip, DamagedCheckpointIsAnErrorNamingTheTensor) {
   const std::string out = tmp / "q";
   write_hf_quantized(q, HfQuantFormat::Gptq, o, test::model_dir("tiny-llama"), out);
   // Declare 8-bit in config.json: the stored qweight no longer has the implied shape.
-  nlohmann::json cfg = parse_json_file(out + "/config.json");
+  nlohmann::json cfg = read_json_file(out + "/config.json");
   cfg["quantization_config"]["bits"] = 8;
   std::ofstream(out + "/config.json") << cfg.dump();
   try {

@@ -13,6 +13,7 @@
 #include "gptq_test_support.h"
 #include "io/hf_checkpoint.h"
 #include "io/safetensors.h"
+#include "util/json_file.h"
 
 namespace llmq {
 namespace {
@@ -42,7 +43,7 @@ bool lists(const nlohmann::json& list, const std::string& s) {
 }
 
 void expect_skipped_in_config(HfQuantFormat f, const std::string& dir, const std::string& module) {
-  const nlohmann::json cfg = parse_json_file(dir + "/config.json");
+  const nlohmann::json cfg = read_json_file(dir + "/config.json");
   const nlohmann::json& qc = cfg["quantization_config"];
   switch (f) {
     case HfQuantFormat::Gptq: EXPECT_TRUE(qc["dynamic"].contains("-:" + anchored_regex(module))) << qc.dump(); break;

@@ -12,6 +12,7 @@
 #include "io/hf_checkpoint.h"
 #include "lowbit_test_support.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace llmq {
 namespace {
@@ -68,7 +69,7 @@ std::map<std::string, std::pair<std::string, std::vector<int64_t>>> tensor_table
   return t;
 }
 
-json qconfig(const std::string& dir) { return parse_json_file(dir + "/config.json")["quantization_config"]; }
+json qconfig(const std::string& dir) { return read_json_file(dir + "/config.json")["quantization_config"]; }
 
 const std::string kQ = "model.layers.0.self_attn.q_proj";  // [256 out, 256 in]
 const std::string kDown = "model.layers.1.mlp.down_proj";  // [256 out, 768 in]
@@ -202,7 +203,7 @@ TEST(CtCheckpoint, LoaderLeavesOtherCheckpointsAlone) {
 TEST(CtCheckpoint, DamagedCheckpointNamesTheTensor) {
   auto w = write_tiny(scheme_of("fp8", "w8a16"));
   // Rewrite the config to claim int8 weights: the F8 tensors no longer fit.
-  json cfg = parse_json_file(w->dir + "/config.json");
+  json cfg = read_json_file(w->dir + "/config.json");
   cfg["quantization_config"]["format"] = "int-quantized";
   cfg["quantization_config"]["config_groups"]["group_0"]["format"] = "int-quantized";
   cfg["quantization_config"]["config_groups"]["group_0"]["weights"]["type"] = "int";

@@ -17,6 +17,7 @@
 #include "mixed/expert_bits.h"
 #include "mixed_test_support.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace llmq {
 namespace {
@@ -114,7 +115,7 @@ void round_trip(HfQuantFormat format) {
     ASSERT_EQ(read.at(name)->data, want.data) << name;
   }
 
-  const nlohmann::json cfg = parse_json_file(out + "/config.json")["quantization_config"];
+  const nlohmann::json cfg = read_json_file(out + "/config.json")["quantization_config"];
   HfCheckpoint ck(out);
   const LayerExpertBits& l0 = plan.layers.at(0);
   for (size_t e = 0; e < l0.bits.size(); ++e) {
@@ -139,7 +140,7 @@ void round_trip(HfQuantFormat format) {
     }
   }
   if (format == HfQuantFormat::Gptq)  // GPTQModel builds modules from quantize_config.json
-    EXPECT_EQ(parse_json_file(out + "/quantize_config.json")["dynamic"], cfg["dynamic"]);
+    EXPECT_EQ(read_json_file(out + "/quantize_config.json")["dynamic"], cfg["dynamic"]);
 }
 
 TEST(HfExpertBits, GptqRoundTrip) { round_trip(HfQuantFormat::Gptq); }
@@ -178,7 +179,7 @@ TEST(HfExpertBits, MlxPerModuleBitsRoundTrip) {
   round_unquantized_to_format(qm, HfQuantFormat::Mlx);
   test::TempDir d;
   write_hf_quantized(qm, HfQuantFormat::Mlx, opt, src, d / "q");
-  const nlohmann::json q = parse_json_file(d / "q/config.json")["quantization"];
+  const nlohmann::json q = read_json_file(d / "q/config.json")["quantization"];
   EXPECT_EQ(q["bits"], 4);
   EXPECT_EQ(q["model.layers.0.mlp.down_proj"], (nlohmann::json{{"group_size", 32}, {"bits", 8}}));
   register_hf_quant_loaders();
@@ -228,7 +229,7 @@ TEST(HfExpertBits, CliWritesPerExpertBits) {
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["experts"]["granularity"], "per expert");
   EXPECT_EQ(j["experts"]["bits"]["hot"], 8);
-  EXPECT_TRUE(parse_json_file(d / "out/config.json")["quantization_config"].contains("dynamic"));
+  EXPECT_TRUE(read_json_file(d / "out/config.json")["quantization_config"].contains("dynamic"));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "util/atomic_output.h"
 #include "util/error.h"
 #include "util/half.h"
+#include "util/json_file.h"
 
 namespace fs = std::filesystem;
 
@@ -111,7 +112,7 @@ HfQuantWriteResult write_lowbit_checkpoint(const LowbitModel& m, const std::stri
   }
   st.finish();
 
-  nlohmann::json cfg = parse_json_file((fs::path(source_dir) / "config.json").string());
+  nlohmann::json cfg = read_json_file((fs::path(source_dir) / "config.json").string());
   cfg["quantization_config"] = lowbit_quantization_config(m.scheme, lowbit_ignore_list(m));
   cfg["torch_dtype"] = "bfloat16";
   if (cfg.contains("dtype")) cfg["dtype"] = "bfloat16";

@@ -12,6 +12,7 @@
 #include "util/atomic_output.h"
 #include "util/error.h"
 #include "util/half.h"
+#include "util/json_file.h"
 
 namespace fs = std::filesystem;
 
@@ -90,7 +91,7 @@ HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat fo
   const ShardedWrite shards =
       write_safetensors_shards(out, tensors, checkpoint_metadata(format), max_shard_bytes);
 
-  nlohmann::json cfg = parse_json_file((fs::path(source_dir) / "config.json").string());
+  nlohmann::json cfg = read_json_file((fs::path(source_dir) / "config.json").string());
   const nlohmann::json qcfg = quantization_config(format, spec, opt, not_quantized, ignored, module_bits);
   if (format == HfQuantFormat::Mlx) cfg["quantization"] = qcfg;  // mlx-lm reads "quantization"; newer also the HF key
   cfg["quantization_config"] = qcfg;

@@ -14,6 +14,7 @@
 #include "export/hf/loaders/hf_quant_decoders.h"
 #include "io/hf_checkpoint.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace fs = std::filesystem;
 
@@ -152,7 +153,7 @@ std::unique_ptr<LoadedModel> load_ct_lowbit_model(const std::string& path) {
   const fs::path cfg_file = fs::path(path) / "config.json";
   if (!fs::is_directory(path) || !fs::exists(cfg_file)) return nullptr;
   const std::string cfg_path = cfg_file.string();
-  const std::optional<CtScheme> scheme = scheme_of(parse_json_file(cfg_path), cfg_path);
+  const std::optional<CtScheme> scheme = scheme_of(read_json_file(cfg_path), cfg_path);
   if (!scheme) return nullptr;
   CtScheme s = *scheme;
   HfCheckpoint ck(path);

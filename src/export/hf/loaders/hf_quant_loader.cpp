@@ -14,6 +14,7 @@
 #include "export/hf/loaders/hf_quant_decoders.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace fs = std::filesystem;
 
@@ -155,7 +156,7 @@ Tensor decode(const std::string& fmt, const HfCheckpoint& ck, const std::string&
 std::string detect_hf_quant_format(const std::string& dir) {
   const fs::path cfg = fs::path(dir) / "config.json";
   if (!fs::is_directory(dir) || !fs::exists(cfg)) return "";
-  return format_of(parse_json_file(cfg.string()));
+  return format_of(read_json_file(cfg.string()));
 }
 
 std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path) {

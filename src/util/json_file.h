@@ -1,6 +1,6 @@
 #pragma once
-// Reading the small JSON files that describe a checkpoint's tokenizer
-// (tokenizer.json, tokenizer_config.json, config.json, ...), with failures
+// Reading the small JSON files of a checkpoint and of our own outputs
+// (config.json, tokenizer.json, profiles, caches, ...), with failures
 // reported as llmq::Error naming the file.
 #include <optional>
 #include <string>
@@ -10,7 +10,7 @@
 
 namespace llmq {
 
-// Throws llmq::Error "path: ..." if the file cannot be read or is not JSON.
+// Throws llmq::Error "path: ..." if the file is missing, cannot be read or is not JSON.
 nlohmann::json read_json_file(const std::string& path);
 
 // Like read_json_file, but nullopt if the file does not exist.

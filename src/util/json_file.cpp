@@ -1,4 +1,4 @@
-#include "tokenizer/json_file.h"
+#include "util/json_file.h"
 
 #include <filesystem>
 #include <fstream>
@@ -10,7 +10,7 @@ namespace llmq {
 
 nlohmann::json read_json_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw file_error(path, "cannot open file");
+  if (!in) throw file_error(path, std::filesystem::exists(path) ? "cannot read file" : "file not found");
   std::stringstream buffer;
   buffer << in.rdbuf();
   try {
