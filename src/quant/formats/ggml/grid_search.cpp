@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <iterator>
 
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "util/half.h"
 
 namespace llmq::ggml::iq {
@@ -29,8 +33,62 @@ struct Effort {
 constexpr Effort kEffort;
 
 // min over the table of s*B - C: the error of the group's best point, less a constant.
-// Four running minima, so that consecutive vector minima do not wait on
-// each other; n is a multiple of 64.
+// n is a multiple of 64. This is most of the search's time, and for the
+// 256-point grids the final horizontal min matters as much as the scan:
+// compilers turn a plain reduction of the running minima into a chain of
+// scalar compares, so the vector builds reduce with the intrinsics' tree.
+// Every path computes s*B - C with one fused multiply-subtract where the
+// target has FMA, as argmin_line's expression compiles to, so both agree.
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+float horizontal_min(__m256 v) {
+  __m128 h = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  h = _mm_min_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_min_ss(h, _mm_shuffle_ps(h, h, 1));
+  return _mm_cvtss_f32(h);
+}
+
+// GCC 12's _mm512_undefined_ps (inside _mm512_min_ps) trips -Wuninitialized.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#if defined(__AVX512F__)
+struct Lanes {
+  using V = __m512;
+  static constexpr int kWidth = 16;
+  static V splat(float v) { return _mm512_set1_ps(v); }
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static V min(V a, V b) { return _mm512_min_ps(a, b); }
+  static V fmsub(V a, V b, V c) { return _mm512_fmsub_ps(a, b, c); }
+  static float hmin(V v) {
+    const __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    return horizontal_min(_mm256_min_ps(_mm512_castps512_ps256(v), high));
+  }
+};
+#else
+struct Lanes {
+  using V = __m256;
+  static constexpr int kWidth = 8;
+  static V splat(float v) { return _mm256_set1_ps(v); }
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static V min(V a, V b) { return _mm256_min_ps(a, b); }
+  static V fmsub(V a, V b, V c) { return _mm256_fmsub_ps(a, b, c); }
+  static float hmin(V v) { return horizontal_min(v); }
+};
+#endif
+
+float min_line(const float* __restrict B, const float* __restrict C, int n, float s) {
+  const Lanes::V vs = Lanes::splat(s);
+  Lanes::V m[4];
+  for (auto& v : m) v = Lanes::splat(INFINITY);
+  for (int g = 0; g < n; g += 4 * Lanes::kWidth)
+    for (int r = 0; r < 4; ++r) {
+      const int i = g + r * Lanes::kWidth;
+      m[r] = Lanes::min(m[r], Lanes::fmsub(vs, Lanes::load(B + i), Lanes::load(C + i)));
+    }
+  return Lanes::hmin(Lanes::min(Lanes::min(m[0], m[1]), Lanes::min(m[2], m[3])));
+}
+#pragma GCC diagnostic pop
+#else
 float min_line(const float* __restrict B, const float* __restrict C, int n, float s) {
   constexpr int kLanes = 16;
   float m[4][kLanes];
@@ -48,6 +106,7 @@ float min_line(const float* __restrict B, const float* __restrict C, int n, floa
     for (float v : row) best = std::min(best, v);
   return best;
 }
+#endif
 
 // The position reaching that min, found again by the same expression a
 // chunk at a time (with a plain scan should rounding ever differ).
