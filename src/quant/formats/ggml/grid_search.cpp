@@ -1,6 +1,7 @@
 #include "quant/formats/ggml/grid_search.h"
 
 #include <algorithm>
+#include <bit>
 #include <iterator>
 
 #if defined(__AVX2__) || defined(__AVX512F__)
@@ -59,6 +60,7 @@ struct Lanes {
   static V load(const float* p) { return _mm512_loadu_ps(p); }
   static V min(V a, V b) { return _mm512_min_ps(a, b); }
   static V fmsub(V a, V b, V c) { return _mm512_fmsub_ps(a, b, c); }
+  static unsigned at_or_below(V a, V b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
   static float hmin(V v) {
     const __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
     return horizontal_min(_mm256_min_ps(_mm512_castps512_ps256(v), high));
@@ -72,6 +74,7 @@ struct Lanes {
   static V load(const float* p) { return _mm256_loadu_ps(p); }
   static V min(V a, V b) { return _mm256_min_ps(a, b); }
   static V fmsub(V a, V b, V c) { return _mm256_fmsub_ps(a, b, c); }
+  static unsigned at_or_below(V a, V b) { return unsigned(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_LE_OQ))); }
   static float hmin(V v) { return horizontal_min(v); }
 };
 #endif
@@ -86,6 +89,15 @@ float min_line(const float* __restrict B, const float* __restrict C, int n, floa
       m[r] = Lanes::min(m[r], Lanes::fmsub(vs, Lanes::load(B + i), Lanes::load(C + i)));
     }
   return Lanes::hmin(Lanes::min(Lanes::min(m[0], m[1]), Lanes::min(m[2], m[3])));
+}
+
+// The first position whose s*B - C is at or below `best`, or -1.
+int first_at_or_below(const float* B, const float* C, int n, float s, float best) {
+  const Lanes::V vs = Lanes::splat(s), vb = Lanes::splat(best);
+  for (int g = 0; g < n; g += Lanes::kWidth)
+    if (const unsigned hit = Lanes::at_or_below(Lanes::fmsub(vs, Lanes::load(B + g), Lanes::load(C + g)), vb))
+      return g + std::countr_zero(hit);
+  return -1;
 }
 #pragma GCC diagnostic pop
 #else
@@ -106,12 +118,8 @@ float min_line(const float* __restrict B, const float* __restrict C, int n, floa
     for (float v : row) best = std::min(best, v);
   return best;
 }
-#endif
 
-// The position reaching that min, found again by the same expression a
-// chunk at a time (with a plain scan should rounding ever differ).
-int argmin_line(const float* B, const float* C, int n, float s, float& best) {
-  best = min_line(B, C, n, s);
+int first_at_or_below(const float* B, const float* C, int n, float s, float best) {
   constexpr int kChunk = 32;
   for (int g0 = 0; g0 < n; g0 += kChunk) {
     bool hit = false;
@@ -121,6 +129,15 @@ int argmin_line(const float* B, const float* C, int n, float s, float& best) {
     for (int g = g0; g < g0 + kChunk; ++g)
       if (s * B[g] - C[g] <= best) return g;
   }
+  return -1;
+}
+#endif
+
+// The position reaching that min, found again by the same expression
+// (with a plain scan should rounding ever differ).
+int argmin_line(const float* B, const float* C, int n, float s, float& best) {
+  best = min_line(B, C, n, s);
+  if (const int g = first_at_or_below(B, C, n, s, best); g >= 0) return g;
   int arg = 0;
   best = INFINITY;
   for (int g = 0; g < n; ++g) {
