@@ -99,6 +99,13 @@ int first_at_or_below(const float* B, const float* C, int n, float s, float best
       return g + std::countr_zero(hit);
   return -1;
 }
+
+// Bit i set where val[i] <= cut, for 16 values.
+unsigned at_or_below_16(const float* val, float cut) {
+  unsigned mask = 0;
+  for (int k = 0; k < 16; k += Lanes::kWidth) mask |= Lanes::at_or_below(Lanes::load(val + k), Lanes::splat(cut)) << k;
+  return mask;
+}
 #pragma GCC diagnostic pop
 #else
 float min_line(const float* __restrict B, const float* __restrict C, int n, float s) {
@@ -130,6 +137,12 @@ int first_at_or_below(const float* B, const float* C, int n, float s, float best
       if (s * B[g] - C[g] <= best) return g;
   }
   return -1;
+}
+
+unsigned at_or_below_16(const float* val, float cut) {
+  unsigned mask = 0;
+  for (int k = 0; k < 16; ++k) mask |= unsigned(val[k] <= cut) << k;
+  return mask;
 }
 #endif
 
@@ -278,14 +291,11 @@ void GridSearch::shortlist(int j, float s) {
         float* C = B + short_n_;
         uint16_t* index = short_index_ + k * short_n_;
         int m = 0;
-        for (int g0 = 0; g0 < n_ && m < short_n_; g0 += kChunk) {
-          bool hit = false;
-#pragma omp simd reduction(| : hit)
-          for (int i = 0; i < kChunk; ++i) hit |= val[g0 + i] <= cut;
-          if (!hit) continue;
-          for (int g = g0; g < g0 + kChunk && m < short_n_; ++g)
-            if (val[g] <= cut) B[m] = all.B[g], C[m] = all.C[g], index[m++] = uint16_t(g);
-        }
+        for (int g0 = 0; g0 < n_ && m < short_n_; g0 += kChunk)
+          for (unsigned hit = at_or_below_16(val + g0, cut); hit && m < short_n_; hit &= hit - 1) {
+            const int g = g0 + std::countr_zero(hit);
+            B[m] = all.B[g], C[m] = all.C[g], index[m++] = uint16_t(g);
+          }
         short_len_[k] = (m + 63) / 64 * 64;
         for (; m < short_len_[k]; ++m) B[m] = 0, C[m] = -INFINITY, index[m] = 0;
       }
