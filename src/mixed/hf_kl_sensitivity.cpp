@@ -58,19 +58,16 @@ class HfKlCache {
   std::string note_;
 };
 
-std::string hex(uint64_t v) { return fmt::format("{:016x}", v); }
-
 nlohmann::json fingerprint(const LoadedModel& m, const std::string& model_dir, const std::string& data_path,
                            const KldMeterOptions& kld, const IntQuantSpec& spec) {
-  return {{"model", fs::weakly_canonical(model_dir).string()},
-          {"weights_bytes", m.file_bytes},
-          {"config", hex(file_fingerprint((fs::path(model_dir) / "config.json").string()))},
-          {"data", hex(file_fingerprint(data_path))},
-          {"windows", kld.windows},
-          {"ctx", kld.ctx},
-          {"group_size", spec.group_size},
-          {"sym", spec.sym},
-          {"revision", kRevision}};
+  nlohmann::json j = model_fingerprint(model_dir, m.file_bytes);
+  j["data"] = file_fingerprint(data_path);
+  j["windows"] = kld.windows;
+  j["ctx"] = kld.ctx;
+  j["group_size"] = spec.group_size;
+  j["sym"] = spec.sym;
+  j["revision"] = kRevision;
+  return j;
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
+
 #include "util/atomic_output.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
@@ -136,7 +138,7 @@ void save_json_atomically(const std::string& path, const nlohmann::json& j) {
   out.commit();
 }
 
-uint64_t file_fingerprint(const std::string& path) {
+std::string file_fingerprint(const std::string& path) {
   MappedFile f(path);
   uint64_t h = 1469598103934665603ull;
   const auto* p = static_cast<const uint8_t*>(f.data());
@@ -144,7 +146,13 @@ uint64_t file_fingerprint(const std::string& path) {
     h ^= p[i];
     h *= 1099511628211ull;
   }
-  return h;
+  return fmt::format("{:016x}", h);
+}
+
+nlohmann::json model_fingerprint(const std::string& model_dir, uint64_t weights_bytes) {
+  return {{"model", std::filesystem::weakly_canonical(model_dir).string()},
+          {"weights_bytes", weights_bytes},
+          {"config", file_fingerprint((std::filesystem::path(model_dir) / "config.json").string())}};
 }
 
 }  // namespace llmq

@@ -87,7 +87,13 @@ class SensitivityCache {
 // tensor, so an interrupted run leaves the last complete version).
 void save_json_atomically(const std::string& path, const nlohmann::json& j);
 
-// FNV-1a of a file's bytes, for fingerprints. Throws llmq::Error naming the file.
-uint64_t file_fingerprint(const std::string& path);
+// FNV-1a of a file's bytes as 16 hex digits, for fingerprints. Throws
+// llmq::Error naming the file.
+std::string file_fingerprint(const std::string& path);
+
+// The part of a measurement cache's fingerprint that names the model: its
+// directory, its weights' bytes and its config.json. The caches add what
+// else their values depend on.
+nlohmann::json model_fingerprint(const std::string& model_dir, uint64_t weights_bytes);
 
 }  // namespace llmq

@@ -1,14 +1,11 @@
 #include "mixed/sensitivity_runner.h"
 
 #include <chrono>
-#include <filesystem>
 
 #include "export/gguf/gguf_tensor_source.h"
 #include "mixed/fast_sensitivity.h"
 #include "model/model_loader.h"
 #include "util/error.h"
-
-namespace fs = std::filesystem;
 
 namespace llmq {
 
@@ -17,19 +14,15 @@ namespace {
 // Bump when a codec or the measure changes what a cached value means.
 constexpr int kMeasureRevision = 2;  // 2: Q2_K/Q3_K row gain (row_gain.h)
 
-std::string hex(uint64_t v) { return fmt::format("{:016x}", v); }
-
 }  // namespace
 
 nlohmann::json sensitivity_fingerprint(const TensorCatalog& catalog, const SensitivityRunOptions& opt) {
-  nlohmann::json j = {{"model", fs::weakly_canonical(catalog.model_dir()).string()},
-                      {"weights_bytes", catalog.checkpoint().total_bytes()},
-                      {"config", hex(file_fingerprint((fs::path(catalog.model_dir()) / "config.json").string()))},
-                      {"imatrix", opt.imatrix_path.empty() ? "none" : hex(file_fingerprint(opt.imatrix_path))},
-                      {"mode", sensitivity_mode_name(opt.mode)},
-                      {"revision", kMeasureRevision}};
+  nlohmann::json j = model_fingerprint(catalog.model_dir(), catalog.checkpoint().total_bytes());
+  j["imatrix"] = opt.imatrix_path.empty() ? "none" : file_fingerprint(opt.imatrix_path);
+  j["mode"] = sensitivity_mode_name(opt.mode);
+  j["revision"] = kMeasureRevision;
   if (opt.mode == SensitivityMode::Accurate)
-    j["kld"] = {{"data", hex(file_fingerprint(opt.data_path))}, {"windows", opt.kld.windows}, {"ctx", opt.kld.ctx}};
+    j["kld"] = {{"data", file_fingerprint(opt.data_path)}, {"windows", opt.kld.windows}, {"ctx", opt.kld.ctx}};
   return j;
 }
 
