@@ -36,6 +36,7 @@ void register_quality(CLI::App& app);
 void register_quantize(CLI::App& app);
 void register_analyze(CLI::App& app);
 void register_profile(CLI::App& app);  // dynamic quantization profiles
+void register_synth(CLI::App& app);    // synthetic checkpoints for benchmarks
 // `quality report` and `quality compare`, added under the `quality` group.
 void register_quality_report(CLI::App* quality);
 

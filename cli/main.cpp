@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   llmq::register_hf_quant_loaders();   // ... and GPTQ/AWQ/compressed-tensors/MLX directories
   register_analyze(app);
   register_profile(app);
+  register_synth(app);
 
   bool json = false;
   for (int i = 1; i < argc; ++i) {

@@ -1,5 +1,11 @@
 #include "io/safetensors_writer.h"
 
+#include <fcntl.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -53,14 +59,35 @@ void SafetensorsWriter::write_header() {
   out_->write(s.data(), s.size());
 }
 
-void SafetensorsWriter::write(const std::string& name, const void* data, size_t nbytes) {
+const SafetensorsEntry& SafetensorsWriter::next_entry(const std::string& name) {
   if (!out_) write_header();
   if (next_ >= entries_.size() || entries_[next_].name != name)
     fail("{}: tensor {} written out of declared order", path_, name);
-  if (entries_[next_].nbytes != nbytes)
-    fail("{}: tensor {} has {} bytes, expected {}", path_, name, nbytes, entries_[next_].nbytes);
+  return entries_[next_];
+}
+
+void SafetensorsWriter::write(const std::string& name, const void* data, size_t nbytes) {
+  const SafetensorsEntry& e = next_entry(name);
+  if (e.nbytes != nbytes) fail("{}: tensor {} has {} bytes, expected {}", path_, name, nbytes, e.nbytes);
   out_->write(data, nbytes);
   ++next_;
+}
+
+void SafetensorsWriter::write_hole(const std::string& name) {
+  const SafetensorsEntry& e = next_entry(name);
+  std::FILE* fp = out_->handle();
+  if (std::fflush(fp) != 0) throw file_error(path_, std::string("write failed: ") + std::strerror(errno));
+  const off_t end = ::ftello(fp) + off_t(e.nbytes);
+  if (::ftruncate(::fileno(fp), end) != 0 || ::fseeko(fp, end, SEEK_SET) != 0)
+    throw file_error(path_, std::string("cannot extend the file: ") + std::strerror(errno));
+  ++next_;
+}
+
+void SafetensorsWriter::start_writeback() {
+  if (!out_) return;
+  std::FILE* fp = out_->handle();
+  if (std::fflush(fp) != 0) throw file_error(path_, std::string("write failed: ") + std::strerror(errno));
+  (void)::sync_file_range(::fileno(fp), 0, 0, SYNC_FILE_RANGE_WRITE);  // a hint: errors surface at the fsync
 }
 
 void SafetensorsWriter::finish() {

@@ -36,6 +36,14 @@ class SafetensorsWriter {
   void declare(const std::string& name, DType dtype, std::vector<int64_t> shape);
   // Writes the declared tensor's bytes (nbytes must match shape x dtype).
   void write(const std::string& name, const void* data, size_t nbytes);
+  // Leaves the declared tensor's bytes as a hole: the file is extended past
+  // them without writing (they read back as zeros and, on filesystems with
+  // sparse files, take no disk blocks). For zero-filled test checkpoints.
+  void write_hole(const std::string& name);
+  // Starts writing what was written so far to disk without waiting for it
+  // (sync_file_range), so that finish()'s fsync has little left to wait for:
+  // for files larger than the page cache holds dirty, called between tensors.
+  void start_writeback();
   // Checks every tensor was written and renames the file into place.
   void finish();
 
@@ -44,6 +52,8 @@ class SafetensorsWriter {
 
  private:
   void write_header();
+  // The next declared tensor, checked to be `name` (in declared order).
+  const SafetensorsEntry& next_entry(const std::string& name);
   std::string path_;
   std::map<std::string, std::string> metadata_;
   std::vector<SafetensorsEntry> entries_;
