@@ -1,26 +1,65 @@
 #include "cli_common.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "model/ops.h"
+#include "util/output_guard.h"
+#include "util/peak_memory.h"
 #include "util/progress.h"
 
 namespace llmq::cli {
 
+namespace {
+bool g_text_report = false;  // text output and not --quiet: say the peak memory at the end
+}
+
 void add_common_options(CLI::App* cmd, CommonOptions& opts) {
   cmd->add_option("--format", opts.format, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
-  cmd->add_option("-t,--threads", opts.threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("-t,--threads", opts.threads, "Threads (0 = all cores)")->capture_default_str()->check(CLI::Range(0, 1024));
   cmd->add_flag("-q,--quiet", opts.quiet, "No progress output");
+  add_overwrite_option(cmd, opts);
+}
+
+void add_overwrite_option(CLI::App* cmd, CommonOptions& opts) {
+  cmd->add_flag("--overwrite", opts.overwrite,
+                "Replace an existing output directory, if an earlier run of llm-quantize wrote it");
+}
+
+void protect_run_inputs(const std::vector<std::string>& paths) {
+  std::error_code ec;
+  for (const std::string& p : paths)
+    if (!p.empty() && std::filesystem::exists(p, ec)) protect_input(p);
 }
 
 void apply_common_options(const CommonOptions& opts) {
   ops::set_num_threads(opts.threads);
   set_progress_enabled(!opts.quiet && !opts.json());
+  set_overwrite_outputs(opts.overwrite);
+  g_text_report = !opts.quiet && !opts.json();
+}
+
+nlohmann::json peak_memory_json() {
+  const MemoryPeak p = peak_memory();
+  return {{"anonymous_bytes", p.anonymous_bytes}, {"resident_bytes", p.resident_bytes}};
 }
 
 void print_json(const nlohmann::json& j) {
-  std::cout << j.dump(2) << std::endl;
+  if (!j.is_object()) {
+    std::cout << j.dump(2) << std::endl;
+    return;
+  }
+  nlohmann::json out = j;
+  out["peak_memory"] = peak_memory_json();
+  std::cout << out.dump(2) << std::endl;
+}
+
+void report_peak_memory() {
+  if (!g_text_report) return;
+  const MemoryPeak p = peak_memory();
+  std::fprintf(stderr, "peak memory: %.1f MiB anonymous, %.1f MiB resident with mapped files\n",
+               double(p.anonymous_bytes) / 1048576.0, double(p.resident_bytes) / 1048576.0);
 }
 
 }  // namespace llmq::cli

@@ -3,6 +3,7 @@
 // JSON, and the exit-code contract (0 ok, 1 runtime failure, 2 usage error,
 // 3 quality gate failed).
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -15,15 +16,23 @@ struct CommonOptions {
   std::string format = "text";  // text | json
   int threads = 0;               // 0 = all cores
   bool quiet = false;
+  bool overwrite = false;        // replace an existing output directory that an earlier run of ours wrote
   bool json() const { return format == "json"; }
 };
 
-// Adds --format, --threads, --quiet to a subcommand.
+// Adds --format, --threads, --quiet, --overwrite to a subcommand.
 void add_common_options(CLI::App* cmd, CommonOptions& opts);
-// Applies the options: thread count, progress on/off (off for JSON output).
+void add_overwrite_option(CLI::App* cmd, CommonOptions& opts);
+// Applies the options: thread count, progress on/off (off for JSON output), --overwrite.
 void apply_common_options(const CommonOptions& opts);
-// Prints the result object on stdout as one JSON document.
+// Names the run's input files and directories (those that exist): no output may
+// be, contain or lie inside one of them (util/output_guard.h).
+void protect_run_inputs(const std::vector<std::string>& paths);
+// Prints the result object on stdout as one JSON document, with the run's
+// peak memory under "peak_memory" when it is an object.
 void print_json(const nlohmann::json& j);
+// After a command: "peak memory ..." on stderr in text mode unless --quiet.
+void report_peak_memory();
 // Thrown by a command that finished its work but failed a quality gate.
 struct QualityGateFailure {
   std::string message;

@@ -10,10 +10,12 @@
 #include "export/hf/loaders/hf_quant_loader.h"
 #include "runtime/process_setup.h"
 #include "util/error.h"
+#include "util/peak_memory.h"
 
 int main(int argc, char** argv) {
   using namespace llmq::cli;
   llmq::restart_with_tuned_math_libraries(argv);  // before any work: the libraries read these at load
+  llmq::start_peak_memory_sampler();
   CLI::App app{"llm-quantize: post-training quantization of large language models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "llm-quantize 0.1.0");
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
     if (json) print_json({{"error", e.what()}, {"exit_code", kUsageError}});
     return kUsageError;
   } catch (const QualityGateFailure& e) {
+    report_peak_memory();
     std::fprintf(stderr, "%s\n", e.message.c_str());
     return kQualityGate;
   } catch (const llmq::Error& e) {
@@ -60,5 +63,6 @@ int main(int argc, char** argv) {
     if (json) print_json({{"error", e.what()}, {"exit_code", kRuntimeError}});
     return kRuntimeError;
   }
+  report_peak_memory();
   return kOk;
 }

@@ -14,6 +14,7 @@
 #include "export/gguf/gguf_names.h"
 #include "model/model_loader.h"
 #include "tokenizer/tokenizer.h"
+#include "util/output_guard.h"
 #include "util/atomic_output.h"
 #include "util/error.h"
 #include "util/progress.h"
@@ -101,8 +102,10 @@ void print_super_weights(const std::vector<SuperWeight>& found, const std::vecto
 
 void run(const AnalyzeArgs& a, const CommonOptions& opts) {
   const std::string output = a.output.empty() ? default_output(a.model) : a.output;
-  ensure_not_same_path(output, a.model);
   const ChosenData data = choose_calibration_data(a);
+  protect_run_inputs({a.model, data.path});
+  const std::string ckpt_dir = a.resume_dir.empty() ? output + ".checkpoint" : a.resume_dir;
+  check_output_path(output, {ckpt_dir});  // before any work: the imatrix may not land in (or on) the checkpoint
   std::vector<std::string> warnings;
   auto warn = [&](const std::string& w) {
     warnings.push_back(w);
@@ -111,7 +114,7 @@ void run(const AnalyzeArgs& a, const CommonOptions& opts) {
 
   const CalibrationText text = read_calibration_text(data.path);
   if (!opts.quiet) std::fprintf(stderr, "calibration data: %s (%s; %s)\n", data.path.c_str(), data.how.c_str(), text.format.c_str());
-  LoadedModel m = load_model(a.model);
+  LoadedModel m = load_model(a.model, {.lazy = true});
   Transformer model(m.weights);
   const std::vector<int32_t> tokens = m.tokenizer->encode(text.text, false);
   std::optional<int32_t> bos;
@@ -123,7 +126,6 @@ void run(const AnalyzeArgs& a, const CommonOptions& opts) {
                      data.path, tokens.size(), windows.windows_available, a.ctx, a.samples, a.samples * a.ctx,
                      windows.windows_available == 0 ? "one shorter window" : "all of them"));
 
-  const std::string ckpt_dir = a.resume_dir.empty() ? output + ".checkpoint" : a.resume_dir;
   std::error_code ec;
   fs::create_directories(ckpt_dir, ec);
   if (ec) throw file_error(ckpt_dir, "cannot create the checkpoint folder: " + ec.message() + " (choose another -o or --resume)");

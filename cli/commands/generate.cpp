@@ -27,7 +27,8 @@ void register_generate(CLI::App& app) {
   add_common_options(cmd, *opts);
   cmd->callback([=] {
     apply_common_options(*opts);
-    LoadedModel m = load_model(a->model);
+    protect_run_inputs({a->model});
+    LoadedModel m = load_model(a->model, {.lazy = true});
     Transformer model(m.weights);
     std::vector<int32_t> prompt = m.tokenizer->encode(a->prompt, a->add_special);
     if (prompt.empty()) fail("the prompt encodes to no tokens");

@@ -16,7 +16,7 @@ void register_inspect(CLI::App& app) {
   add_common_options(cmd, *opts);
   cmd->callback([=] {
     apply_common_options(*opts);
-    LoadedModel m = load_model(*model);
+    LoadedModel m = load_model(*model, {.lazy = true});  // headers and vectors only for HF and GGUF
     const ModelConfig& c = m.weights->cfg;
     int64_t n_tensors = int64_t(named_tensors(*m.weights).size());
     nlohmann::json j = {

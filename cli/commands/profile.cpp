@@ -8,6 +8,7 @@
 #include "dynamic_options.h"
 #include "mixed/dynamic_quantize.h"
 #include "mixed/profile.h"
+#include "util/output_guard.h"
 #include "util/error.h"
 #include "util/progress.h"
 
@@ -78,6 +79,8 @@ void register_create(CLI::App* group) {
     apply_common_options(*opts);
     if (!a->dyn.o_bpw->count() && !a->dyn.o_size->count())
       throw CLI::RequiredError("--target-bpw or --target-size");
+    protect_run_inputs({a->imatrix, a->model, a->from, a->dyn.super_weights});
+    check_output_path(a->output);  // before the sensitivity run, not after it
     ImatrixFile check(a->imatrix);  // fails now, naming the file, if it is not an importance matrix
     DynamicProfile p = resolve_profile(a->dyn, a->from);
     p.name = a->name;

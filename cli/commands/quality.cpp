@@ -40,8 +40,9 @@ static void register_perplexity(CLI::App* quality) {
   add_common_options(cmd, *opts);
   cmd->callback([=] {
     apply_common_options(*opts);
+    protect_run_inputs({a->model, a->data});
     const std::string text = read_text_file(a->data);
-    LoadedModel m = load_model(a->model);
+    LoadedModel m = load_model(a->model, {.lazy = true});
     Transformer model(m.weights);
     std::vector<int32_t> tokens = m.tokenizer->encode(text, false);
     PerplexityOptions po;

@@ -21,6 +21,7 @@
 #include "export/gguf/ggml_cpu_activations.h"
 #include "model/model_loader.h"
 #include "tokenizer/tokenizer.h"
+#include "util/output_guard.h"
 #include "util/atomic_output.h"
 #include "util/error.h"
 #include "util/progress.h"
@@ -100,7 +101,7 @@ BaseLogits obtain_base_logits(const CompareArgs& a, const CommonOptions& opts) {
   if (a.data.empty())
     fail("no text to evaluate on: pass --data FILE (or --base-logits FILE saved by an earlier run)");
   const std::string text = read_text(a.data);
-  LoadedModel m = load_model(a.original);
+  LoadedModel m = load_model(a.original, {.lazy = true});
   const std::vector<int32_t> tokens = m.tokenizer->encode(text, false);
   const int64_t avail = available_chunks(int64_t(tokens.size()), a.ctx);
   if (avail == 0)
@@ -137,7 +138,7 @@ QualityRow base_row(const CompareArgs& a, const BaseLogits& b, const QualityEval
 }
 
 QualityRow evaluate_file(const std::string& path, const BaseLogits& b, QualityEvalOptions eo, bool ggml_cpu) {
-  LoadedModel m = load_model(path);
+  LoadedModel m = load_model(path, {.lazy = true});
   std::unique_ptr<GgmlCpuActivations> rounding;
   if (ggml_cpu && m.format == "gguf") {
     rounding = GgmlCpuActivations::from_gguf(path);
@@ -170,6 +171,9 @@ void write_plot(const CompareArgs& a, const std::vector<QualityRow>& rows) {
 
 void run(const CompareArgs& a, const CommonOptions& opts, bool detailed) {
   apply_common_options(opts);
+  protect_run_inputs({a.original, a.data});
+  protect_run_inputs(a.quantized);
+  if (!a.plot.empty()) check_output_path(a.plot, {a.base_logits});  // before the evaluation, not after it
   QualityEvalOptions eo;
   eo.top_p = a.top_p;
   QualityThresholds gate;

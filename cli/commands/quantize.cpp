@@ -136,10 +136,13 @@ void register_quantize(CLI::App& app) {
   add_quantize_quality_options(cmd, dyn->quality);
   // -q is the type here, so the common options are added without their -q short form.
   cmd->add_option("--format", opts->format, "Output format")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
-  cmd->add_option("-t,--threads", opts->threads, "Threads (0 = all cores)")->capture_default_str();
+  cmd->add_option("-t,--threads", opts->threads, "Threads (0 = all cores)")->capture_default_str()->check(CLI::Range(0, 1024));
   cmd->add_flag("--quiet", opts->quiet, "No progress output");
+  add_overwrite_option(cmd, *opts);
   cmd->callback([=] {
     apply_common_options(*opts);
+    protect_run_inputs({a->model, a->imatrix, hf->calibration, dyn->dyn.profile, dyn->dyn.super_weights,
+                        dyn->quality.data});
     if (is_lowbit_method(a->format)) {  // FP8 / FP4 / int8 / SmoothQuant compressed-tensors checkpoints
       lowbit->model = a->model;
       lowbit->method = a->format;

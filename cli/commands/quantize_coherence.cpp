@@ -22,7 +22,7 @@ std::optional<CoherenceReport> run_coherence_check(const CoherenceArgs& a, const
   if (!a.enabled) return std::nullopt;
   CoherenceOptions o;
   o.max_ppl_ratio = a.max_ppl_ratio;
-  return check_coherence(load_model(original), load_model(written), o);
+  return check_coherence(load_model(original, {.lazy = true}), load_model(written, {.lazy = true}), o);
 }
 
 nlohmann::json coherence_json(const CoherenceReport& r) {

@@ -41,7 +41,7 @@ std::vector<QualityRow> quantize_quality_rows(const std::string& original, const
   std::vector<QualityRow> rows(2);
   std::optional<BaseLogits> base;
   {
-    LoadedModel m = load_model(original);
+    LoadedModel m = load_model(original, {.lazy = true});
     const std::vector<int32_t> tokens = m.tokenizer->encode(ss.str(), false);
     if (available_chunks(int64_t(tokens.size()), a.ctx) == 0)
       throw file_error(a.data, fmt::format("has {} tokens, too few for one window of {} (+1)", tokens.size(), a.ctx));
@@ -59,7 +59,7 @@ std::vector<QualityRow> quantize_quality_rows(const std::string& original, const
     rows[0].is_base = true;
     rows[0].metrics = base_metrics(*base, eo);
   }
-  LoadedModel q = load_model(quantized);
+  LoadedModel q = load_model(quantized, {.lazy = true});
   rows[1].path = quantized;
   rows[1].format = q.format;
   rows[1].dtype = q.dtype;

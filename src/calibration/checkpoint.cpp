@@ -26,7 +26,7 @@ void save_checkpoint(const std::string& path, const std::string& fingerprint, in
     states.emplace_back(c->name(), c->save_state());
     names.push_back(c->name());
   }
-  GgufWriter w(path);
+  GgufWriter w(path, OutputScope::OwnState);  // updated in place in its own folder
   w.set("general.type", "llmq.calibration_checkpoint");
   w.set(kKeyFingerprint, fingerprint);
   w.set(kKeyWindowsDone, uint64_t(windows_done));

@@ -42,7 +42,7 @@ std::vector<SuperWeight> down_proj_peaks(const SuperWeightCollector& spikes, con
     sw.gguf_tensor = gguf_name ? gguf_name(it->second) : std::string();
     sw.row = s.row;
     sw.col = s.col;
-    sw.value = W.row(s.row)[s.col];
+    sw.value = W.at(s.row, s.col);
     sw.output_activation = s.max_out;
     sw.input_activation = s.in_at_peak;
     sw.spike_ratio = median > 0 ? double(s.max_out) / median : 0.0;

@@ -42,20 +42,23 @@ int64_t TensorView::numel() const {
   return n;
 }
 
-void TensorView::to_f32(float* out) const {
-  const int64_t n = numel();
+void TensorView::to_f32(float* out) const { range_to_f32(0, numel(), out); }
+
+void TensorView::range_to_f32(int64_t first, int64_t n, float* out) const {
+  if (first < 0 || n < 0 || first + n > numel())
+    throw file_error(file, fmt::format("tensor {}: elements [{}, {}) outside its {}", name, first, first + n, numel()));
   switch (dtype) {
     case DType::F32:
-      std::memcpy(out, data, size_t(n) * 4);
+      std::memcpy(out, data + size_t(first) * 4, size_t(n) * 4);
       return;
     case DType::BF16: {
-      const uint16_t* p = reinterpret_cast<const uint16_t*>(data);
+      const uint16_t* p = reinterpret_cast<const uint16_t*>(data) + first;
 #pragma omp parallel for schedule(static) if (n > (1 << 16))
       for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(p[i]);
       return;
     }
     case DType::F16: {
-      const uint16_t* p = reinterpret_cast<const uint16_t*>(data);
+      const uint16_t* p = reinterpret_cast<const uint16_t*>(data) + first;
 #pragma omp parallel for schedule(static) if (n > (1 << 16))
       for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(p[i]);
       return;

@@ -28,6 +28,8 @@ struct TensorView {
   int64_t numel() const;
   // Converts BF16/F16/F32 data to fp32; throws llmq::Error for other dtypes.
   void to_f32(float* out) const;
+  // Elements [first, first + n) of the flattened tensor, converted the same way.
+  void range_to_f32(int64_t first, int64_t n, float* out) const;
   std::vector<float> to_f32() const;
 };
 

@@ -28,12 +28,13 @@ int64_t count_params(const ModelWeights& cw) {
   return n;
 }
 
-LoadedModel load_hf_model(const std::string& dir) {
-  HfCheckpoint ckpt(dir);
+LoadedModel load_hf_model(const std::string& dir, const LoadOptions& opt) {
+  auto shared = std::make_shared<const HfCheckpoint>(dir);
+  const HfCheckpoint& ckpt = *shared;
   const std::string cfg_path = (fs::path(dir) / "config.json").string();
   ModelConfig cfg = ModelConfig::from_json(ckpt.config(), cfg_path);
   LoadedModel m;
-  m.weights = std::make_shared<ModelWeights>(load_hf_weights(ckpt, cfg));
+  m.weights = std::make_shared<ModelWeights>(opt.lazy ? load_hf_weights_lazy(shared, cfg) : load_hf_weights(ckpt, cfg));
   m.tokenizer = Tokenizer::load(dir);
   m.path = dir;
   m.format = "hf";
@@ -51,14 +52,14 @@ LoadedModel load_hf_model(const std::string& dir) {
   return m;
 }
 
-LoadedModel load_model(const std::string& path) {
+LoadedModel load_model(const std::string& path, const LoadOptions& opt) {
   if (!fs::exists(path)) throw file_error(path, "model not found");
   for (const auto& [fmt, fn] : loaders()) {
-    if (auto m = fn(path)) return std::move(*m);
+    if (auto m = fn(path, opt)) return std::move(*m);
   }
   if (fs::is_directory(path)) {
     if (!fs::exists(fs::path(path) / "config.json")) throw file_error(path, "not a model directory (no config.json)");
-    return load_hf_model(path);
+    return load_hf_model(path, opt);
   }
   throw file_error(path, "unrecognised model file (expected a Hugging Face checkpoint directory or a .gguf file)");
 }

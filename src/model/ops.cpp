@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <thread>
+#include <vector>
 
 namespace llmq::ops {
 
@@ -20,6 +21,32 @@ void linear(const float* X, const float* W, const float* bias, float* Y, int64_t
 #pragma omp parallel for schedule(static) if (T * out > 65536)
     for (int64_t t = 0; t < T; ++t)
       for (int64_t o = 0; o < out; ++o) Y[t * out + o] += bias[o];
+  }
+}
+
+// Rows per tile of a lazy weight: about 4 MB of fp32, a multiple of 16.
+static int64_t tile_rows(int64_t in) { return std::max<int64_t>(16, ((int64_t(1) << 20) / std::max<int64_t>(in, 1)) / 16 * 16); }
+
+void linear(const float* X, const Tensor& W, const Tensor& bias, float* Y, int64_t T) {
+  const int64_t in = W.cols(), out = W.rows();
+  const float* b = bias.empty() ? nullptr : bias.data.data();
+  if (!W.lazy()) return linear(X, W.data.data(), b, Y, T, in, out);
+  const int64_t tile = std::min(out, tile_rows(in));
+  thread_local std::vector<float> buf;
+  buf.resize(size_t(tile * in));
+  for (int64_t r0 = 0; r0 < out; r0 += tile) {
+    const int64_t n = std::min(tile, out - r0);
+    W.read_rows(r0, n, buf.data());
+    // Y[:, r0:r0+n] = X * tile^T, written in place through the leading dimension.
+    if (T == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, int(n), int(in), 1.0f, buf.data(), int(in), X, 1, 0.0f, Y + r0, 1);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(n), int(in), 1.0f, X, int(in), buf.data(),
+                  int(in), 0.0f, Y + r0, int(out));
+  }
+  if (b) {
+#pragma omp parallel for schedule(static) if (T * out > 65536)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t o = 0; o < out; ++o) Y[t * out + o] += b[o];
   }
 }
 

@@ -3,10 +3,16 @@
 // OpenBLAS sgemm; element-wise loops are OpenMP-parallel over rows.
 #include <cstdint>
 
+#include "model/tensor.h"
+
 namespace llmq::ops {
 
 // Y[T, out] = X[T, in] * W[out, in]^T (+ bias[out] if non-null)
 void linear(const float* X, const float* W, const float* bias, float* Y, int64_t T, int64_t in, int64_t out);
+// The same for a weight that may be lazy: its rows are converted to fp32 a tile
+// at a time (a few MB) and multiplied, so no fp32 copy of W is ever whole.
+// `bias` may be an empty tensor.
+void linear(const float* X, const Tensor& W, const Tensor& bias, float* Y, int64_t T);
 // y = x / rms(x) * w, row by row over T rows of n
 void rms_norm(const float* x, const float* w, float* y, int64_t T, int64_t n, float eps);
 // a = silu(g) * u, element-wise over n values

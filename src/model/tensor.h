@@ -1,17 +1,36 @@
 #pragma once
 // A dense fp32 tensor, row-major. Linear weights are [out_features, in_features]
 // as in Hugging Face checkpoints.
+//
+// A weight may also be lazy: `data` stays empty and `rows` reads rows from
+// where the weight is stored (bf16 in an mmapped safetensors file, ggml blocks
+// in a GGUF file), converted to fp32 a tile at a time when the forward pass
+// needs them. A 7B model then runs in the memory of its activations, not the
+// 27 GB of its fp32 weights. materialize() turns a lazy tensor into a dense one.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace llmq {
 
+// The rows of a 2-D weight in its stored form.
+class RowSource {
+ public:
+  virtual ~RowSource() = default;
+  // Writes rows [r0, r0 + n) as fp32 into out ([n, cols]); thread-safe.
+  virtual void read_rows(int64_t r0, int64_t n, float* out) const = 0;
+  // Bytes of the stored form per row (for memory and speed accounting).
+  virtual size_t row_bytes() const = 0;
+};
+
 struct Tensor {
   std::vector<int64_t> shape;
   std::vector<float> data;
+  std::shared_ptr<const RowSource> rows_source;  // set only while lazy
 
-  bool empty() const { return data.empty(); }
+  bool empty() const { return data.empty() && !rows_source; }
+  bool lazy() const { return data.empty() && rows_source != nullptr; }
   int64_t numel() const {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
@@ -23,8 +42,16 @@ struct Tensor {
   const float* row(int64_t r) const { return data.data() + r * cols(); }
   void resize(std::vector<int64_t> s) {
     shape = std::move(s);
+    rows_source.reset();
     data.assign(size_t(numel()), 0.0f);
   }
+  // Rows [r0, r0 + n) as fp32, whether dense or lazy.
+  void read_rows(int64_t r0, int64_t n, float* out) const;
+  float at(int64_t r, int64_t c) const;
+  // Lazy -> dense (no-op when dense).
+  void materialize();
+  // Bytes resident for this tensor (the dense copy; 0 while lazy).
+  size_t resident_bytes() const { return data.size() * sizeof(float); }
 };
 
 std::string shape_str(const std::vector<int64_t>& shape);  // "[512, 256]"

@@ -38,7 +38,7 @@ void Transformer::embed(const int32_t* tokens, int64_t T, std::vector<float>& X)
   X.resize(size_t(T * c.hidden));
   for (int64_t t = 0; t < T; ++t) {
     if (tokens[t] < 0 || tokens[t] >= c.vocab) fail("token id {} is outside the vocabulary (0..{})", tokens[t], c.vocab - 1);
-    std::memcpy(X.data() + t * c.hidden, w_->embed.row(tokens[t]), size_t(c.hidden) * sizeof(float));
+    w_->embed.read_rows(tokens[t], 1, X.data() + t * c.hidden);
   }
 }
 
@@ -52,9 +52,9 @@ void Transformer::attention(int l, const float* h, float* out, int64_t T, KvCach
   std::vector<float> q(size_t(T * qd));
   float* kc = cache.k[size_t(l)].data() + pos0 * kvd;  // new keys go straight into the cache
   float* vc = cache.v[size_t(l)].data() + pos0 * kvd;
-  ops::linear(h, L.wq.data.data(), L.bq.empty() ? nullptr : L.bq.data.data(), q.data(), T, c.hidden, qd);
-  ops::linear(h, L.wk.data.data(), L.bk.empty() ? nullptr : L.bk.data.data(), kc, T, c.hidden, kvd);
-  ops::linear(h, L.wv.data.data(), L.bv.empty() ? nullptr : L.bv.data.data(), vc, T, c.hidden, kvd);
+  ops::linear(h, L.wq, L.bq, q.data(), T);
+  ops::linear(h, L.wk, L.bk, kc, T);
+  ops::linear(h, L.wv, L.bv, vc, T);
   if (hooks) {
     hooks->on_linear_output(l, LinearSlot::QKV, 0, -1, q.data(), T, qd);
     hooks->on_linear_output(l, LinearSlot::QKV, 1, -1, kc, T, kvd);
@@ -97,7 +97,7 @@ void Transformer::attention(int l, const float* h, float* out, int64_t T, KvCach
   }
   if (hooks) hooks->on_linear_input(l, LinearSlot::O, -1, attn.data(), T, qd);
   fake_quantize_linear_input(w_->runtime.inputs, l, LinearSlot::O, attn.data(), T, qd);
-  ops::linear(attn.data(), L.wo.data.data(), L.bo.empty() ? nullptr : L.bo.data.data(), out, T, qd, c.hidden);
+  ops::linear(attn.data(), L.wo, L.bo, out, T);
   if (hooks) hooks->on_linear_output(l, LinearSlot::O, 0, -1, out, T, c.hidden);
 }
 
@@ -105,9 +105,10 @@ void Transformer::attention(int l, const float* h, float* out, int64_t T, KvCach
 static void swiglu_mlp(const Tensor& gate, const Tensor& up, const Tensor& down, const float* h, float* out, int64_t T,
                        int layer, int expert, ForwardHooks* hooks, const LinearInputQuant& act_quant) {
   const int64_t hidden = gate.cols(), ffn = gate.rows();
+  static const Tensor kNoBias;
   std::vector<float> g(size_t(T * ffn)), u(size_t(T * ffn));
-  ops::linear(h, gate.data.data(), nullptr, g.data(), T, hidden, ffn);
-  ops::linear(h, up.data.data(), nullptr, u.data(), T, hidden, ffn);
+  ops::linear(h, gate, kNoBias, g.data(), T);
+  ops::linear(h, up, kNoBias, u.data(), T);
   if (hooks) {
     hooks->on_linear_output(layer, LinearSlot::GateUp, 0, expert, g.data(), T, ffn);
     hooks->on_linear_output(layer, LinearSlot::GateUp, 1, expert, u.data(), T, ffn);
@@ -115,7 +116,7 @@ static void swiglu_mlp(const Tensor& gate, const Tensor& up, const Tensor& down,
   ops::swiglu(g.data(), u.data(), g.data(), T * ffn);
   if (hooks) hooks->on_linear_input(layer, LinearSlot::Down, expert, g.data(), T, ffn);
   fake_quantize_linear_input(act_quant, layer, LinearSlot::Down, g.data(), T, ffn);
-  ops::linear(g.data(), down.data.data(), nullptr, out, T, ffn, hidden);
+  ops::linear(g.data(), down, kNoBias, out, T);
   if (hooks) hooks->on_linear_output(layer, LinearSlot::Down, 0, expert, out, T, hidden);
 }
 
@@ -129,7 +130,7 @@ void Transformer::moe_mlp(int l, const float* h, float* out, int64_t T, ForwardH
   const LayerWeights& L = w_->layers[size_t(l)];
   const int64_t E = c.n_experts, k = c.n_experts_used, hidden = c.hidden;
   std::vector<float> probs(size_t(T * E));
-  ops::linear(h, L.router.data.data(), nullptr, probs.data(), T, hidden, E);
+  ops::linear(h, L.router, Tensor(), probs.data(), T);
   std::vector<int32_t> sel(size_t(T * k));
   std::vector<float> selw(size_t(T * k));
   for (int64_t t = 0; t < T; ++t) {
@@ -210,7 +211,7 @@ void Transformer::head(const float* X, int64_t T, int64_t from, std::vector<floa
   ops::rms_norm(X + from * c.hidden, w_->final_norm.data.data(), h.data(), n, c.hidden, float(c.rms_eps));
   if (hooks) hooks->on_head_input(h.data(), n, c.hidden);
   logits.resize(size_t(n * c.vocab));
-  ops::linear(h.data(), w_->output().data.data(), nullptr, logits.data(), n, c.hidden, c.vocab);
+  ops::linear(h.data(), w_->output(), Tensor(), logits.data(), n);
 }
 
 void Transformer::forward(const int32_t* tokens, int64_t T, KvCache& cache, std::vector<float>& logits,

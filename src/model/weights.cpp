@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "io/hf_checkpoint.h"
+#include "io/safetensors.h"
 #include "util/error.h"
 
 namespace llmq {
@@ -73,22 +74,73 @@ std::vector<NamedTensor> named_tensors(ModelWeights& w) {
   return out;
 }
 
+namespace {
+
+// The checkpoint's view of a tensor, checked against the shape config.json implies.
+const TensorView& checked_view(const HfCheckpoint& ckpt, const NamedTensor& nt) {
+  const TensorView* tv = ckpt.find(nt.name);
+  if (!tv) throw file_error(ckpt.dir(), "tensor " + nt.name + " is missing from the checkpoint");
+  if (tv->shape != nt.shape)
+    throw file_error(tv->file, "tensor " + nt.name + " has shape " + shape_str(tv->shape) + ", expected " +
+                                   shape_str(nt.shape) + " from config.json");
+  if (!dtype_is_float16_or_32(tv->dtype))
+    throw file_error(tv->file, "tensor " + nt.name + " has dtype " + dtype_name(tv->dtype) +
+                                   "; only BF16, F16 and F32 weights are supported");
+  return *tv;
+}
+
+// Rows of a safetensors weight, converted from bf16/f16/f32 on demand.
+class SafetensorsRows final : public RowSource {
+ public:
+  SafetensorsRows(std::shared_ptr<const HfCheckpoint> ckpt, const TensorView* tv)
+      : ckpt_(std::move(ckpt)), tv_(tv), cols_(tv->shape.back()) {}
+  void read_rows(int64_t r0, int64_t n, float* out) const override { tv_->range_to_f32(r0 * cols_, n * cols_, out); }
+  size_t row_bytes() const override { return size_t(cols_) * dtype_size(tv_->dtype); }
+
+ private:
+  std::shared_ptr<const HfCheckpoint> ckpt_;  // keeps the mapping alive
+  const TensorView* tv_;
+  int64_t cols_;
+};
+
+}  // namespace
+
 ModelWeights load_hf_weights(const HfCheckpoint& ckpt, const ModelConfig& cfg) {
   ModelWeights w;
   w.cfg = cfg;
   for (NamedTensor& nt : named_tensors(w)) {
-    const TensorView* tv = ckpt.find(nt.name);
-    if (!tv) {
-      // Some tied checkpoints still list lm_head; some untied ones omit it and rely on tying.
-      throw file_error(ckpt.dir(), "tensor " + nt.name + " is missing from the checkpoint");
-    }
-    if (tv->shape != nt.shape)
-      throw file_error(tv->file, "tensor " + nt.name + " has shape " + shape_str(tv->shape) + ", expected " +
-                                     shape_str(nt.shape) + " from config.json");
+    const TensorView& tv = checked_view(ckpt, nt);
     nt.tensor->resize(nt.shape);
-    tv->to_f32(nt.tensor->data.data());
+    tv.to_f32(nt.tensor->data.data());
   }
   return w;
+}
+
+ModelWeights load_hf_weights_lazy(std::shared_ptr<const HfCheckpoint> ckpt, const ModelConfig& cfg) {
+  ModelWeights w;
+  w.cfg = cfg;
+  for (NamedTensor& nt : named_tensors(w)) {
+    const TensorView& tv = checked_view(*ckpt, nt);
+    if (nt.shape.size() < 2) {
+      nt.tensor->resize(nt.shape);
+      tv.to_f32(nt.tensor->data.data());
+      continue;
+    }
+    nt.tensor->shape = nt.shape;
+    nt.tensor->rows_source = std::make_shared<SafetensorsRows>(ckpt, &tv);
+  }
+  return w;
+}
+
+void materialize_all(ModelWeights& w) {
+  for (NamedTensor& nt : named_tensors(w)) nt.tensor->materialize();
+}
+
+size_t resident_weight_bytes(const ModelWeights& cw) {
+  ModelWeights& w = const_cast<ModelWeights&>(cw);  // named_tensors only reads here
+  size_t n = 0;
+  for (const NamedTensor& nt : named_tensors(w)) n += nt.tensor->resident_bytes();
+  return n;
 }
 
 }  // namespace llmq

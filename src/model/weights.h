@@ -62,6 +62,14 @@ std::vector<NamedTensor> named_tensors(ModelWeights& w);
 // Loads and converts to fp32 every tensor; checks each is present and has the
 // shape the config implies. Errors name the file and tensor.
 ModelWeights load_hf_weights(const HfCheckpoint& ckpt, const ModelConfig& cfg);
+// The same checks, but 2-D weights stay lazy: rows read from the mmapped
+// shards (kept open by the returned tensors) when the forward pass needs them.
+// Vectors (norms, biases) are converted at once: they are small.
+ModelWeights load_hf_weights_lazy(std::shared_ptr<const HfCheckpoint> ckpt, const ModelConfig& cfg);
+// Lazy -> dense for every tensor (for consumers that edit weights in place).
+void materialize_all(ModelWeights& w);
+// Bytes of the weights held in fp32 right now (lazy tensors count 0).
+size_t resident_weight_bytes(const ModelWeights& w);
 
 bool is_linear_weight(TensorRole r);
 

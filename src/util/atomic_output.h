@@ -8,10 +8,15 @@
 
 namespace llmq {
 
+// UserOutput: a path the user named (checked against the run's inputs, see
+// output_guard.h). OwnState: a file of the program's own bookkeeping (resume
+// checkpoints, caches) that it updates in place inside its own folders.
+enum class OutputScope { UserOutput, OwnState };
+
 class AtomicOutputFile {
  public:
-  // Throws llmq::Error if `path` is one of `inputs_to_protect` or cannot be created.
-  explicit AtomicOutputFile(const std::string& path);
+  // Throws llmq::Error if `path` may not be written (output_guard.h) or cannot be created.
+  explicit AtomicOutputFile(const std::string& path, OutputScope scope = OutputScope::UserOutput);
   ~AtomicOutputFile();
   AtomicOutputFile(const AtomicOutputFile&) = delete;
   AtomicOutputFile& operator=(const AtomicOutputFile&) = delete;
@@ -28,14 +33,17 @@ class AtomicOutputFile {
   std::string path_, tmp_;
   std::FILE* fp_ = nullptr;
   size_t written_ = 0;
+  OutputScope scope_;
   bool committed_ = false;
 };
 
 // Same contract for an output directory (HF-style checkpoints): files are
-// written into temp_dir(); commit() renames it to the final path.
+// written into temp_dir(); commit() renames it to the final path. The directory
+// carries kOutputMarker. An existing directory at the path is refused unless
+// --overwrite was given and it carries the marker (output_guard.h).
 class AtomicOutputDir {
  public:
-  explicit AtomicOutputDir(const std::string& path, bool overwrite = true);
+  explicit AtomicOutputDir(const std::string& path);
   ~AtomicOutputDir();
   AtomicOutputDir(const AtomicOutputDir&) = delete;
   AtomicOutputDir& operator=(const AtomicOutputDir&) = delete;
@@ -45,12 +53,11 @@ class AtomicOutputDir {
 
  private:
   std::string path_, tmp_;
-  bool overwrite_;
   bool committed_ = false;
 };
 
-// Throws llmq::Error("<out>: refusing to overwrite the input ...") when the
-// two paths name the same file or directory.
+// Throws llmq::Error naming `output` when it is, contains or lies inside
+// `input` (or one of the run's protected inputs).
 void ensure_not_same_path(const std::string& output, const std::string& input);
 
 }  // namespace llmq

@@ -48,6 +48,9 @@ TEST(Cli, UsageErrorsExit2) {
   EXPECT_EQ(run_cli("").code, 2);
   EXPECT_EQ(run_cli("inspect").code, 2);
   EXPECT_EQ(run_cli("frobnicate x").code, 2);
+  EXPECT_EQ(run_cli("inspect " + q(kTiny) + " --threads -5").code, 2);  // 0 (all cores) .. 1024
+  EXPECT_EQ(run_cli("inspect " + q(kTiny) + " --threads 100000").code, 2);
+  EXPECT_EQ(run_cli("quantize " + q(kTiny) + " gguf -q Q8_0 --threads 2000").code, 2);
   EXPECT_EQ(run_cli("quality perplexity " + q(kTiny) + " --data x --ctx abc").code, 2);
   auto r = run_cli("inspect --format json");
   EXPECT_EQ(r.code, 2);

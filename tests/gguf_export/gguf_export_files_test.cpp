@@ -88,8 +88,11 @@ TEST(GgufExportFiles, NeverOverwritesTheInput) {
   }
   EXPECT_EQ(fs::file_size(model + "/model.safetensors"), before);
   EXPECT_NO_THROW(GgufReader(test::exported_gguf("tiny-llama", GgufPreset::Q8_0)));
-  // A new .gguf inside the model directory is allowed.
+  // Nor a new file inside the model directory: outputs never lie inside an input.
   opt.output = model + "/inside.gguf";
+  EXPECT_THROW(export_gguf(model, opt), Error);
+  EXPECT_FALSE(fs::exists(opt.output));
+  opt.output = d / "beside.gguf";
   EXPECT_NO_THROW(export_gguf(model, opt));
   EXPECT_TRUE(fs::exists(opt.output));
 }

@@ -20,14 +20,15 @@ TEST(GgufQuality, Q4_0FileMatchesDirectComputation) {
   o.output = dir / "tiny-Q4_0.gguf";
   export_gguf(test::model_dir("tiny-llama"), o);
 
-  const LoadedModel q = load_model(o.output);
+  const LoadedModel q = load_model(o.output, {.lazy = true});  // as the CLI loads it
   EXPECT_EQ(q.format, "gguf");
   EXPECT_GT(q.file_bytes, 0u);
   const double bpw = double(q.file_bytes) * 8.0 / double(q.n_params);
   EXPECT_GT(bpw, 4.4);  // Q4_0 is 4.5 bits per weight; the preset keeps the output at Q6_K
   EXPECT_LT(bpw, 6.0);
 
-  const Transformer base(test::tiny_llama().weights), model(q.weights);
+  const LoadedModel tiny = load_model(test::model_dir("tiny-llama"), {.lazy = true});
+  const Transformer base(tiny.weights), model(q.weights);
   const std::vector<int32_t>& tokens = test::wikitext_tokens();
   const BaseLogits b = compute_base_logits(base, tokens, plan_windows(int64_t(tokens.size()), 64, 2), {});
   const QualityMetrics m = evaluate_quality(model, b, {});

@@ -54,8 +54,8 @@ TEST(QualityCli, ReportJsonMatchesTheLibrary) {
     EXPECT_TRUE(j[1][key].is_number()) << key;
   EXPECT_NEAR(j[1]["bpw"].get<double>(), 16.0, 0.01);  // bf16 on disk
 
-  // The same numbers in-process.
-  const LoadedModel base = load_model(m.base), q3 = load_model(m.q3);
+  // The same numbers in-process, with the weights loaded as the CLI loads them (lazy).
+  const LoadedModel base = load_model(m.base, {.lazy = true}), q3 = load_model(m.q3, {.lazy = true});
   const std::vector<int32_t> tokens = base.tokenizer->encode(test::read_file(m.data));
   const BaseLogits b = compute_base_logits(Transformer(base.weights), tokens, plan_windows(int64_t(tokens.size()), 64, 2), {});
   const QualityMetrics want = evaluate_quality(Transformer(q3.weights), b, {});

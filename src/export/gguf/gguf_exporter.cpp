@@ -40,17 +40,8 @@ GgmlType checkpoint_float_type(const HfCheckpoint& ckpt, const std::vector<GgufT
   return GgmlType::F32;
 }
 
-// Refuses outputs that would replace the checkpoint or any of its files
-// (weights, config, tokenizer); a .gguf written into the directory is fine.
-void protect_input(const std::string& output, const HfCheckpoint& ckpt) {
-  ensure_not_same_path(output, ckpt.dir());
-  for (const auto& shard : ckpt.shards()) ensure_not_same_path(output, shard->path());
-  std::error_code ec;
-  if (!fs::exists(output, ec) || fs::path(output).extension() == ".gguf") return;
-  for (const auto& entry : fs::directory_iterator(ckpt.dir(), ec))
-    if (fs::equivalent(entry.path(), output, ec))
-      throw file_error(output, "refusing to overwrite " + entry.path().filename().string() + " of the input model");
-}
+// Refuses outputs that are, contain or lie inside the checkpoint directory.
+void protect_input(const std::string& output, const HfCheckpoint& ckpt) { ensure_not_same_path(output, ckpt.dir()); }
 
 // Quantizes (or copies) the fp32 values of one tensor; stacked experts are
 // encoded one by one, each with its own importance vector.

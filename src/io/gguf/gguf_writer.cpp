@@ -8,7 +8,7 @@
 
 namespace llmq {
 
-GgufWriter::GgufWriter(const std::string& path) : out_(path), alignment_(gguf::kDefaultAlignment) {}
+GgufWriter::GgufWriter(const std::string& path, OutputScope scope) : out_(path, scope), alignment_(gguf::kDefaultAlignment) {}
 
 void GgufWriter::require_header_not_written(std::string_view action) const {
   if (header_written_)

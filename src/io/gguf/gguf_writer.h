@@ -37,7 +37,7 @@ namespace llmq {
 class GgufWriter {
  public:
   // Creates the temporary output now, so an unwritable path fails early.
-  explicit GgufWriter(const std::string& path);
+  explicit GgufWriter(const std::string& path, OutputScope scope = OutputScope::UserOutput);
   GgufWriter(const GgufWriter&) = delete;
   GgufWriter& operator=(const GgufWriter&) = delete;
 

@@ -190,7 +190,7 @@ std::unique_ptr<LoadedModel> load_ct_lowbit_model(const std::string& path) {
 void register_ct_lowbit_loader() {
   static std::once_flag once;
   std::call_once(once, [] {
-    register_model_loader("compressed-tensors-lowbit", [](const std::string& path) { return load_ct_lowbit_model(path); });
+    register_model_loader("compressed-tensors-lowbit", [](const std::string& path, const LoadOptions&) { return load_ct_lowbit_model(path); });
   });
 }
 

@@ -188,7 +188,7 @@ std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path) {
 void register_hf_quant_loaders() {
   static std::once_flag once;
   std::call_once(once, [] {
-    register_model_loader("hf-quantized", [](const std::string& path) { return load_hf_quantized_model(path); });
+    register_model_loader("hf-quantized", [](const std::string& path, const LoadOptions&) { return load_hf_quantized_model(path); });
   });
 }
 

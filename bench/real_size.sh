@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Real-size runs on random-weight checkpoints made by `llm-quantize synth`:
+# each command to completion with its wall time, our peak anonymous memory
+# (peak_memory.anonymous_bytes of --format json) and the kernel's peak resident
+# set with mapped file pages (/usr/bin/time -v). Results go to docs/performance.md.
+#
+#   bash bench/real_size.sh depth            # 1B width at 8, 16, 32 layers: memory must stay flat
+#   bash bench/real_size.sh 7b [STEP...]     # Llama-2-7B shape; steps: inspect ppl generate analyze q4km ppl_q4km
+#
+# WORK (default /work/bench-real) holds the checkpoints (13.5 GB for 7B).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-build/llm-quantize}
+WORK=${WORK:-/work/bench-real}
+DATA=${DATA:-../shared/data/wikitext2_test.txt}
+CALIB=${CALIB:-../shared/data/calibration.txt}
+mkdir -p "$WORK"
+
+# run NAME CMD...: one line "NAME  wall s  anon MiB  rss MiB"
+run() {
+  local name=$1; shift
+  local out="$WORK/$name.json" tv="$WORK/$name.time"
+  /usr/bin/time -v -o "$tv" "$@" --format json >"$out"
+  local wall rss anon
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/{print $2}' "$tv")
+  rss=$(awk -F': ' '/Maximum resident set size/{printf "%.0f", $2/1024}' "$tv")
+  anon=$(python3 -c "import json,sys; print(round(json.load(open(sys.argv[1]))['peak_memory']['anonymous_bytes']/1048576))" "$out")
+  printf '%-28s wall %-10s anon %6s MiB   rss %6s MiB\n' "$name" "$wall" "$anon" "$rss" | tee -a "$WORK/results.txt"
+}
+
+synth() {  # synth DIR ARGS...
+  local dir=$1; shift
+  [ -d "$dir" ] || "$BIN" synth -o "$dir" "$@" --quiet
+}
+
+case "${1:-}" in
+  depth)
+    for L in 8 16 32; do
+      M="$WORK/w2048-L$L"
+      synth "$M" --preset llama-1b --vocab 32000 --layers "$L"
+      run "depth-L$L-ppl-1x512" "$BIN" quality perplexity "$M" --data "$DATA" --chunks 1 --ctx 512
+      run "depth-L$L-analyze-2x512" "$BIN" analyze "$M" --calibration-data "$CALIB" --calibration-samples 2 --ctx 512 \
+          -o "$WORK/w2048-L$L.imatrix" --restart
+      rm -f "$WORK/w2048-L$L.imatrix"
+    done ;;
+  7b)
+    shift
+    M="$WORK/llama-7b"
+    synth "$M" --preset llama-7b
+    steps=${*:-inspect ppl generate analyze q4km ppl_q4km}
+    for s in $steps; do
+      case $s in
+        inspect) run 7b-inspect "$BIN" inspect "$M" ;;
+        ppl) run 7b-ppl-2x512 "$BIN" quality perplexity "$M" --data "$DATA" --chunks 2 --ctx 512 ;;
+        generate) run 7b-generate-16 "$BIN" generate "$M" --prompt "The kernel" -n 16 ;;
+        analyze) run 7b-analyze-8x512 "$BIN" analyze "$M" --calibration-data "$CALIB" --calibration-samples 8 --ctx 512 \
+                     -o "$WORK/llama-7b.imatrix" --restart ;;
+        q4km) run 7b-gguf-q4km "$BIN" quantize "$M" gguf -q Q4_K_M --imatrix "$WORK/llama-7b.imatrix" \
+                  -o "$WORK/llama-7b-Q4_K_M.gguf" ;;
+        ppl_q4km) run 7b-q4km-ppl-2x512 "$BIN" quality perplexity "$WORK/llama-7b-Q4_K_M.gguf" --data "$DATA" --chunks 2 --ctx 512 ;;
+        *) echo "unknown step $s" >&2; exit 2 ;;
+      esac
+    done ;;
+  *) sed -n '2,10p' "$0"; exit 2 ;;
+esac
