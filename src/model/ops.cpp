@@ -10,6 +10,14 @@
 
 namespace llmq::ops {
 
+// Y[t, :] += bias for every row (no-op without a bias).
+static void add_bias(float* Y, const float* bias, int64_t T, int64_t out) {
+  if (!bias) return;
+#pragma omp parallel for schedule(static) if (T * out > 65536)
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t o = 0; o < out; ++o) Y[t * out + o] += bias[o];
+}
+
 void linear(const float* X, const float* W, const float* bias, float* Y, int64_t T, int64_t in, int64_t out) {
   if (T == 1) {
     cblas_sgemv(CblasRowMajor, CblasNoTrans, int(out), int(in), 1.0f, W, int(in), X, 1, 0.0f, Y, 1);
@@ -17,11 +25,7 @@ void linear(const float* X, const float* W, const float* bias, float* Y, int64_t
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(out), int(in), 1.0f, X, int(in), W, int(in), 0.0f,
                 Y, int(out));
   }
-  if (bias) {
-#pragma omp parallel for schedule(static) if (T * out > 65536)
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t o = 0; o < out; ++o) Y[t * out + o] += bias[o];
-  }
+  add_bias(Y, bias, T, out);
 }
 
 // Rows per tile of a lazy weight: about 4 MB of fp32, a multiple of 16.
@@ -43,11 +47,7 @@ void linear(const float* X, const Tensor& W, const Tensor& bias, float* Y, int64
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(n), int(in), 1.0f, X, int(in), buf.data(),
                   int(in), 0.0f, Y + r0, int(out));
   }
-  if (b) {
-#pragma omp parallel for schedule(static) if (T * out > 65536)
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t o = 0; o < out; ++o) Y[t * out + o] += b[o];
-  }
+  add_bias(Y, b, T, out);
 }
 
 void rms_norm(const float* x, const float* w, float* y, int64_t T, int64_t n, float eps) {
