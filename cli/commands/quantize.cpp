@@ -151,6 +151,8 @@ void register_quantize(CLI::App& app) {
       lowbit->samples = hf->samples;
       lowbit->ctx = hf->ctx;
       lowbit->seed = hf->seed;
+      lowbit->resume_dir = hf->resume_dir;
+      lowbit->restart = hf->restart;
       run_quantize_lowbit(*lowbit, *opts);
       return;
     }

@@ -60,6 +60,11 @@ void add_hf_quantize_options(CLI::App* cmd, QuantizeHfArgs& a) {
       ->group(g);
   cmd->add_option("--max-shard-size", a.max_shard_size, "Split the weights into shards of at most this size (e.g. 5GB, 500MB)")
       ->capture_default_str()->group(g);
+  cmd->add_option("--resume", a.resume_dir,
+                  "Folder of finished layers to save to and resume from (gptq/awq/rtn/fp8/fp4/int8/smoothquant; "
+                  "default: <output>.checkpoint, removed when the output is written)")
+      ->group(g);
+  cmd->add_flag("--restart", a.restart, "Ignore finished layers of an earlier run and start over")->group(g);
 }
 
 namespace {
@@ -123,6 +128,8 @@ HfQuantizeJob make_job(const QuantizeHfArgs& a) {
   if (j.quant.method != IntQuantMethod::Gptq && (a.desc_act || a.static_groups))
     fail("--desc-act / --static-groups apply to gptq only");
   j.calibration_path = a.calibration;
+  j.checkpoint_dir = a.resume_dir;
+  j.restart = a.restart;
   j.windows.samples = a.samples;
   j.windows.ctx = a.ctx;
   j.windows.seed = a.seed;
@@ -263,6 +270,7 @@ void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
                 {"calibration_windows", r.calibration_windows},
                 {"calibration_tokens", r.calibration_tokens},
                 {"seconds", r.seconds},
+                {"resumed_layers", r.resumed_layers},
                 {"files", r.files},
                 {"ignored", r.ignored},
                 {"rtn_fallbacks", r.rtn_fallbacks},
@@ -275,6 +283,8 @@ void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
     return;
   }
   for (const std::string& w : r.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  if (r.resumed_layers > 0 && !common.quiet)
+    std::fprintf(stderr, "resumed: %d finished layers taken from the checkpoint of an earlier run\n", r.resumed_layers);
   if (!r.rtn_fallbacks.empty())
     std::fprintf(stderr, "note: %zu linears fell back to RTN (first: %s)\n", r.rtn_fallbacks.size(), r.rtn_fallbacks[0].c_str());
   if (!r.ignored.empty()) std::fprintf(stderr, "note: %zu linears kept in floating point (--ignore, --protect-super-weights)\n", r.ignored.size());

@@ -49,6 +49,8 @@ void run_quantize_lowbit(const QuantizeLowbitArgs& a, const CommonOptions& commo
   job.windows.samples = a.samples;
   job.windows.ctx = a.ctx;
   job.windows.seed = a.seed;
+  job.checkpoint_dir = a.resume_dir;
+  job.restart = a.restart;
 
   std::unique_ptr<Progress> bar;
   const LowbitQuantizeOutcome r = run_lowbit_quantize(job, [&](int64_t, int64_t n) {
@@ -63,6 +65,8 @@ void run_quantize_lowbit(const QuantizeLowbitArgs& a, const CommonOptions& commo
     return;
   }
   for (const std::string& w : r.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  if (r.resumed_layers > 0 && !common.quiet)
+    std::fprintf(stderr, "resumed: %d finished layers taken from the checkpoint of an earlier run\n", r.resumed_layers);
   if (r.report.contains("activation_outliers")) {
     const auto& o = r.report["activation_outliers"];
     fmt::print("activation outliers (max / median channel of q/k/v and gate/up inputs): {:.1f}{}\n",

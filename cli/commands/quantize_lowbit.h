@@ -30,6 +30,8 @@ struct QuantizeLowbitArgs {
   std::string calibration;
   int64_t samples = 128, ctx = 512;
   uint64_t seed = 0;
+  std::string resume_dir;
+  bool restart = false;
 };
 
 void add_lowbit_quantize_options(CLI::App* quantize_cmd, QuantizeLowbitArgs& args);

@@ -23,6 +23,7 @@
 #include "export/hf/layer_inputs.h"
 #include "export/hf/layer_linears.h"
 #include "export/hf/model_quantizer.h"
+#include "model/layer_residency.h"
 #include "quant/methods/rtn.h"
 
 namespace llmq {
@@ -257,16 +258,19 @@ AwqSearchResult scale_group(const ScaleGroup& g, LayerGrams& grams, const IntQua
 }  // namespace
 
 QuantizedModel quantize_model_awq(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,
-                                  const IntQuantizeOptions& opt, const LayerProgressFn& progress) {
+                                  const IntQuantizeOptions& opt, const LayerProgressFn& progress, IntLayerStream* stream) {
   QuantizedModel qm;
   qm.weights = std::make_shared<ModelWeights>(source);
   Transformer model(qm.weights);
   LayerInputs inputs(model, windows);
   const int n_layers = int(source.cfg.n_layers);
+  const int first = stream ? stream->first_layer : 0;
+  if (first > 0) inputs.set_states(std::move(stream->states));
   const double tokens = double(std::max<int64_t>(inputs.tokens(), 1));
   const IgnoreList ignore(opt.ignore);
 
-  for (int l = 0; l < n_layers; ++l) {
+  for (int l = first; l < n_layers; ++l) {
+    materialize_layer(*qm.weights, l);
     // The layer's input statistics, on inputs from the already quantized layers (sequential) or from
     // the full-precision model (then this pass also advances the states through the unquantized layer).
     AbsMeanCollector stats(l);
@@ -298,6 +302,7 @@ QuantizedModel quantize_model_awq(const ModelWeights& source, const std::vector<
       qm.linears.insert_or_assign(lin.name, std::move(q));
     }
     if (opt.sequential) inputs.run(l, nullptr, true);  // the next layer sees this one quantized
+    finish_layer(qm, source, l, stream, &inputs.states());
     if (progress) progress(l, n_layers);
   }
   return qm;

@@ -63,6 +63,12 @@ void add_linear(const std::string& p, const LowbitLinear& q, const LowbitScheme&
   if (q.input_scale > 0.0f) out.push_back(f32_tensor(p + ".input_scale", {1}, {q.input_scale}));
 }
 
+std::set<std::string> quantized_names(const LowbitModel& m) {
+  std::set<std::string> names;
+  for (const auto& [name, q] : m.linears) names.insert(name);
+  return names;
+}
+
 }  // namespace
 
 void round_unquantized_to_bf16(LowbitModel& m) {
@@ -71,37 +77,52 @@ void round_unquantized_to_bf16(LowbitModel& m) {
       for (float& v : nt.tensor->data) v = bf16_to_f32(f32_to_bf16(v));
 }
 
-std::vector<std::string> lowbit_ignore_list(const LowbitModel& m) {
+std::vector<std::string> lowbit_ignore_list(const LowbitModel& m) { return lowbit_ignore_list(*m.weights, quantized_names(m)); }
+
+std::vector<std::string> lowbit_ignore_list(ModelWeights& w, const std::set<std::string>& quantized) {
   std::vector<std::string> ignore;
-  for (const NamedTensor& nt : named_tensors(*m.weights)) {
+  for (const NamedTensor& nt : named_tensors(w)) {
     if (nt.role == TensorRole::Output) ignore.push_back("lm_head");
-    else if ((is_linear_weight(nt.role) || nt.role == TensorRole::Router) && !m.linears.count(nt.name))
+    else if ((is_linear_weight(nt.role) || nt.role == TensorRole::Router) && !quantized.count(nt.name))
       ignore.push_back(module_of(nt.name));
   }
-  if (m.weights->cfg.tie_embeddings) ignore.insert(ignore.begin(), "lm_head");
+  if (w.cfg.tie_embeddings) ignore.insert(ignore.begin(), "lm_head");
   return ignore;
 }
 
+void append_lowbit_tensors(const NamedTensor& nt, const LowbitLinear* q, const LowbitScheme& s, std::vector<OutTensor>& out) {
+  if (q) {
+    add_linear(module_of(nt.name), *q, s, out);
+    return;
+  }
+  const Tensor* t = nt.tensor;
+  out.push_back({nt.name, DType::BF16, nt.shape, [t] { return tensor_as(DType::BF16, *t); }});
+}
+
+void append_kv_scales(const LowbitModel& m, std::vector<OutTensor>& out) {
+  if (!m.scheme.kv_fp8) return;
+  for (size_t l = 0; l < m.k_scale.size(); ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".self_attn.";
+    out.push_back(f32_tensor(p + "k_scale", {1}, {m.k_scale[l]}));
+    out.push_back(f32_tensor(p + "v_scale", {1}, {m.v_scale[l]}));
+  }
+}
+
 HfQuantWriteResult write_lowbit_checkpoint(const LowbitModel& m, const std::string& source_dir, const std::string& out_dir) {
-  ensure_not_same_path(out_dir, source_dir);
-  if (m.linears.empty()) fail("nothing to write: the model has no quantized linears");
   std::vector<OutTensor> tensors;
   for (const NamedTensor& nt : named_tensors(*m.weights)) {
     auto it = m.linears.find(nt.name);
-    if (it != m.linears.end()) {
-      add_linear(module_of(nt.name), it->second, m.scheme, tensors);
-      continue;
-    }
-    const Tensor* t = nt.tensor;
-    tensors.push_back({nt.name, DType::BF16, nt.shape, [t] { return floats_as(DType::BF16, t->data); }});
+    append_lowbit_tensors(nt, it == m.linears.end() ? nullptr : &it->second, m.scheme, tensors);
   }
-  if (m.scheme.kv_fp8)
-    for (size_t l = 0; l < m.k_scale.size(); ++l) {
-      const std::string p = "model.layers." + std::to_string(l) + ".self_attn.";
-      tensors.push_back(f32_tensor(p + "k_scale", {1}, {m.k_scale[l]}));
-      tensors.push_back(f32_tensor(p + "v_scale", {1}, {m.v_scale[l]}));
-    }
+  append_kv_scales(m, tensors);
+  return write_lowbit_files(*m.weights, tensors, quantized_names(m), m.scheme, source_dir, out_dir);
+}
 
+HfQuantWriteResult write_lowbit_files(ModelWeights& w, const std::vector<OutTensor>& tensors,
+                                      const std::set<std::string>& quantized, const LowbitScheme& scheme,
+                                      const std::string& source_dir, const std::string& out_dir) {
+  ensure_not_same_path(out_dir, source_dir);
+  if (quantized.empty()) fail("nothing to write: the model has no quantized linears");
   AtomicOutputDir out(out_dir);
   SafetensorsWriter st(out.file("model.safetensors"));
   st.set_metadata("format", "pt");
@@ -113,7 +134,7 @@ HfQuantWriteResult write_lowbit_checkpoint(const LowbitModel& m, const std::stri
   st.finish();
 
   nlohmann::json cfg = read_json_file((fs::path(source_dir) / "config.json").string());
-  cfg["quantization_config"] = lowbit_quantization_config(m.scheme, lowbit_ignore_list(m));
+  cfg["quantization_config"] = lowbit_quantization_config(scheme, lowbit_ignore_list(w, quantized));
   cfg["torch_dtype"] = "bfloat16";
   if (cfg.contains("dtype")) cfg["dtype"] = "bfloat16";
   write_json_file(out.file("config.json"), cfg);
@@ -122,7 +143,7 @@ HfQuantWriteResult write_lowbit_checkpoint(const LowbitModel& m, const std::stri
   HfQuantWriteResult r;
   r.dir = out_dir;
   r.tensors = int64_t(tensors.size());
-  r.quantized_linears = int64_t(m.linears.size());
+  r.quantized_linears = int64_t(quantized.size());
   r.bytes = fs::file_size(out.file("model.safetensors"));
   out.commit();
   return r;

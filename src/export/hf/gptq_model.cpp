@@ -7,6 +7,7 @@
 #include "export/hf/layer_inputs.h"
 #include "export/hf/layer_linears.h"
 #include "export/hf/model_quantizer.h"
+#include "model/layer_residency.h"
 #include "quant/methods/rtn.h"
 
 namespace llmq {
@@ -54,11 +55,12 @@ std::vector<LayerLinear> of_slots(const std::vector<LayerLinear>& all, const std
 }  // namespace
 
 QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,
-                                   const IntQuantizeOptions& opt, const LayerProgressFn& progress) {
+                                   const IntQuantizeOptions& opt, const LayerProgressFn& progress, IntLayerStream* stream) {
   QuantizedModel qm;
   qm.weights = std::make_shared<ModelWeights>(source);
   Transformer model(qm.weights);  // reads the weights as they are being quantized
   const int n_layers = int(source.cfg.n_layers);
+  const int first = stream ? stream->first_layer : 0;
   const IgnoreList ignore(opt.ignore);
 
   if (!opt.sequential) {
@@ -66,9 +68,11 @@ QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector
     CalibrationPass pass(model);
     pass.add(gram);
     pass.run(windows);
-    for (int l = 0; l < n_layers; ++l) {
+    for (int l = first; l < n_layers; ++l) {
+      materialize_layer(*qm.weights, l);
       std::vector<LayerLinear> linears = without_ignored(layer_linears(*qm.weights, l), ignore);
       quantize_linears(linears, gram, opt, qm);
+      finish_layer(qm, source, l, stream, nullptr);
       if (progress) progress(l, n_layers);
     }
     return qm;
@@ -78,7 +82,9 @@ QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector
       opt.true_sequential ? std::vector<std::set<LinearSlot>>{{LinearSlot::QKV}, {LinearSlot::O}, {LinearSlot::GateUp}, {LinearSlot::Down}}
                           : std::vector<std::set<LinearSlot>>{{LinearSlot::QKV, LinearSlot::O, LinearSlot::GateUp, LinearSlot::Down}};
   LayerInputs inputs(model, windows);
-  for (int l = 0; l < n_layers; ++l) {
+  if (first > 0) inputs.set_states(std::move(stream->states));
+  for (int l = first; l < n_layers; ++l) {
+    materialize_layer(*qm.weights, l);
     const std::vector<LayerLinear> all = without_ignored(layer_linears(*qm.weights, l), ignore);
     for (const std::set<LinearSlot>& stage : stages) {
       GramCollector gram(stage, {l});
@@ -87,6 +93,7 @@ QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector
       quantize_linears(linears, gram, opt, qm);
     }
     inputs.run(l, nullptr, true);  // the next layer sees this one quantized
+    finish_layer(qm, source, l, stream, &inputs.states());
     if (progress) progress(l, n_layers);
   }
   return qm;

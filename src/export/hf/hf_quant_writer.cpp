@@ -50,41 +50,57 @@ Tensor dequantize_as_stored(const QuantizedLinear& q, HfQuantFormat format) {
   return t;
 }
 
+void append_checkpoint_tensors(HfQuantFormat format, const NamedTensor& nt, const QuantizedLinear* q,
+                               std::vector<OutTensor>& out) {
+  if (q) {
+    add_quantized_linear(format, module_of_weight(nt.name), *q, out);
+    return;
+  }
+  const Tensor* t = nt.tensor;
+  const DType float_dt = unquantized_dtype(format);
+  out.push_back({nt.name, float_dt, nt.shape, [t, float_dt] { return tensor_as(float_dt, *t); }});
+}
+
 HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat format, const IntQuantizeOptions& opt,
                                       const std::string& source_dir, const std::string& out_dir, uint64_t max_shard_bytes) {
-  ensure_not_same_path(out_dir, source_dir);
-  if (qm.linears.empty()) fail("nothing to write: the model has no quantized linears");
-  check_linear_bits_for_format(format, opt.linear_bits);
-  // The config's bits are those of the linears without a width of their own.
-  const QuantizedLinear* base = &qm.linears.begin()->second;
-  for (const auto& [name, q] : qm.linears)
-    if (!opt.linear_bits.count(name)) {
-      base = &q;
-      break;
-    }
-  const IntQuantSpec& spec = base->spec;
-  std::map<std::string, int> module_bits;
-  for (const auto& [name, q] : qm.linears)
-    if (q.spec.bits != spec.bits) module_bits[module_of_weight(name)] = q.spec.bits;
-  const DType float_dt = unquantized_dtype(format);
-
-  // Every tensor of the checkpoint, in named_tensors order.
   std::vector<OutTensor> tensors;
-  std::vector<std::string> not_quantized, ignored;
-  for (const std::string& name : qm.ignored) ignored.push_back(module_of_weight(name));
-  int64_t n_quantized = 0;
+  std::map<std::string, IntQuantSpec> quantized;
   for (const NamedTensor& nt : named_tensors(*qm.weights)) {
     auto it = qm.linears.find(nt.name);
-    if (it != qm.linears.end()) {
-      add_quantized_linear(format, module_of_weight(nt.name), it->second, tensors);
-      ++n_quantized;
-      continue;
+    append_checkpoint_tensors(format, nt, it == qm.linears.end() ? nullptr : &it->second, tensors);
+    if (it != qm.linears.end()) quantized.emplace(nt.name, it->second.spec);
+  }
+  return write_hf_checkpoint(*qm.weights, tensors, quantized, qm.ignored, format, opt, source_dir, out_dir, max_shard_bytes);
+}
+
+HfQuantWriteResult write_hf_checkpoint(ModelWeights& w, const std::vector<OutTensor>& tensors,
+                                       const std::map<std::string, IntQuantSpec>& quantized,
+                                       const std::vector<std::string>& ignored_weights, HfQuantFormat format,
+                                       const IntQuantizeOptions& opt, const std::string& source_dir,
+                                       const std::string& out_dir, uint64_t max_shard_bytes) {
+  ensure_not_same_path(out_dir, source_dir);
+  if (quantized.empty()) fail("nothing to write: the model has no quantized linears");
+  check_linear_bits_for_format(format, opt.linear_bits);
+  // The config's bits are those of the linears without a width of their own.
+  const IntQuantSpec* base = &quantized.begin()->second;
+  for (const auto& [name, spec] : quantized)
+    if (!opt.linear_bits.count(name)) {
+      base = &spec;
+      break;
     }
+  const IntQuantSpec& spec = *base;
+  std::map<std::string, int> module_bits;
+  for (const auto& [name, s] : quantized)
+    if (s.bits != spec.bits) module_bits[module_of_weight(name)] = s.bits;
+  const DType float_dt = unquantized_dtype(format);
+
+  std::vector<std::string> not_quantized, ignored;
+  for (const std::string& name : ignored_weights) ignored.push_back(module_of_weight(name));
+  for (const NamedTensor& nt : named_tensors(w)) {
+    if (quantized.count(nt.name)) continue;
     if (nt.role == TensorRole::Router || (is_linear_weight(nt.role) && nt.layer >= 0))
       not_quantized.push_back(module_of_weight(nt.name));  // routers and --ignore'd linears
     if (nt.role == TensorRole::Output) not_quantized.push_back("lm_head");
-    const Tensor* t = nt.tensor;
-    tensors.push_back({nt.name, float_dt, nt.shape, [t, float_dt] { return floats_as(float_dt, t->data); }});
   }
 
   AtomicOutputDir out(out_dir);
@@ -111,7 +127,7 @@ HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat fo
   HfQuantWriteResult r;
   r.dir = out_dir;
   r.tensors = int64_t(tensors.size());
-  r.quantized_linears = n_quantized;
+  r.quantized_linears = int64_t(quantized.size());
   r.bytes = shards.bytes;
   r.files = shards.files;
   out.commit();

@@ -5,7 +5,9 @@
 // generation files. The directory appears only when complete (AtomicOutputDir)
 // and is never the source directory.
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "export/hf/hf_quant_format.h"
 #include "export/hf/quantized_model.h"
@@ -27,6 +29,25 @@ struct HfQuantWriteResult {
 HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat format, const IntQuantizeOptions& opt,
                                       const std::string& source_dir, const std::string& out_dir,
                                       uint64_t max_shard_bytes = kDefaultMaxShardBytes);
+
+// The two halves of write_hf_quantized, for writers that stream layers from
+// disk (layer_spill.h). The checkpoint tensors of one tensor of the model: a
+// quantized linear's stored tensors (`q`, e.g. qweight/qzeros/scales/g_idx),
+// or the tensor itself in the format's float dtype (dense or lazy). `q` and
+// the model's tensor must outlive the list.
+void append_checkpoint_tensors(HfQuantFormat format, const NamedTensor& nt, const QuantizedLinear* q,
+                               std::vector<OutTensor>& out);
+
+// Writes the checkpoint folder from `tensors` in file order. `w` names the
+// model's tensors (only names and roles are read); `quantized` gives the spec
+// of every quantized linear by weight name, `ignored` the weight names
+// --ignore kept in floating point: the config's bits, per-module widths and
+// skip lists come from them.
+HfQuantWriteResult write_hf_checkpoint(ModelWeights& w, const std::vector<OutTensor>& tensors,
+                                       const std::map<std::string, IntQuantSpec>& quantized,
+                                       const std::vector<std::string>& ignored, HfQuantFormat format,
+                                       const IntQuantizeOptions& opt, const std::string& source_dir,
+                                       const std::string& out_dir, uint64_t max_shard_bytes = kDefaultMaxShardBytes);
 
 // Rounds the floating-point tensors that stay unquantized to the dtype the
 // format stores them in, so that qm.weights equals what a loader reads back.

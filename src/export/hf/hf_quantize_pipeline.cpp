@@ -2,15 +2,20 @@
 
 #include <chrono>
 #include <filesystem>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "export/hf/hf_quant_writer.h"
 #include "export/hf/layer_linears.h"
+#include "export/hf/layer_spill.h"
+#include "export/hf/streamed_layers.h"
+#include "model/layer_residency.h"
 #include "model/model_loader.h"
 #include "tokenizer/tokenizer.h"
 #include "util/atomic_output.h"
 #include "util/error.h"
+#include "util/output_guard.h"
 
 namespace fs = std::filesystem;
 
@@ -24,6 +29,38 @@ std::string default_hf_quant_output(const HfQuantizeJob& job) {
                      s.group_size < 0 ? std::string("pc") : fmt::format("g{}", s.group_size), hf_quant_format_name(job.format));
 }
 
+namespace {
+
+// Everything that changes the output: a checkpoint made under other options is not resumed.
+std::string job_fingerprint(const HfQuantizeJob& job, const std::vector<std::vector<int32_t>>& windows) {
+  const IntQuantizeOptions& q = job.quant;
+  const GptqOptions& g = q.gptq;
+  const AwqOptions& a = q.awq;
+  nlohmann::json j = {
+      {"version", 1},
+      {"source", checkpoint_identity(job.model_dir)},
+      {"format", hf_quant_format_name(job.format)},
+      {"method", int_quant_method_name(q.method)},
+      {"spec", {q.spec.bits, q.spec.group_size, q.spec.sym, q.spec.zero_min, int(q.spec.scale_storage)}},
+      {"gptq", {g.damp_percent, g.block_size, g.desc_act, g.static_groups, g.clip_search, g.clip_grid, g.clip_min_ratio}},
+      {"awq", {a.grid, a.duo_scaling, a.clip, a.clip_grid, a.clip_min_ratio}},
+      {"sequential", {q.sequential, q.true_sequential, q.min_expert_tokens}},
+      {"ignore", q.ignore},
+      {"linear_bits", q.linear_bits},
+      {"windows", windows_hash(windows)}};
+  return fingerprint_hash(j.dump());
+}
+
+// Appends what the layer record holds to the outcome's report, fallbacks and warnings.
+void merge_record(const nlohmann::json& rec, nlohmann::json& report, std::vector<std::string>& fallbacks,
+                  std::vector<std::string>& warnings) {
+  if (rec.contains("report") && rec["report"].is_object()) report.update(rec["report"], true);
+  for (const auto& f : rec.value("rtn_fallbacks", nlohmann::json::array())) fallbacks.push_back(f.get<std::string>());
+  for (const auto& w : rec.value("warnings", nlohmann::json::array())) warnings.push_back(w.get<std::string>());
+}
+
+}  // namespace
+
 HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgressFn& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   HfQuantizeJob job = job_in;
@@ -32,6 +69,9 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
   check_linear_bits_for_format(job.format, job.quant.linear_bits);
   if (job.output_dir.empty()) job.output_dir = default_hf_quant_output(job);
   ensure_not_same_path(job.output_dir, job.model_dir);
+  if (job.checkpoint_dir.empty()) job.checkpoint_dir = default_checkpoint_dir(job.output_dir);
+  ensure_not_same_path(job.checkpoint_dir, job.model_dir);
+  check_output_path(job.output_dir, {job.checkpoint_dir});  // the output may not land in (or on) the checkpoint
   const IgnoreList check_patterns(job.quant.ignore);  // a bad pattern fails before any long work
   std::map<std::string, std::vector<SuperWeight>> protect;
   if (!job.super_weights_file.empty()) protect = read_protected_linears(job.super_weights_file);
@@ -39,7 +79,7 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
   if (!fs::is_directory(job.model_dir) || !fs::exists(fs::path(job.model_dir) / "config.json"))
     throw file_error(job.model_dir, "not a Hugging Face model directory (no config.json)");
 
-  LoadedModel m = load_hf_model(job.model_dir);
+  LoadedModel m = load_hf_model(job.model_dir, {.lazy = true});
   HfQuantizeOutcome out;
   for (std::string& p : protection_patterns(protect, *m.weights, job.super_weights_file)) job.quant.ignore.push_back(p);
   if (!job.super_weights_file.empty())  // before quantization: AWQ rescales weights in place
@@ -63,9 +103,48 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
     windows = cw.windows;
   }
 
-  QuantizedModel qm = quantize_model_int(*m.weights, windows, job.quant, progress);
-  round_unquantized_to_format(qm, job.format);
-  const HfQuantWriteResult wr = write_hf_quantized(qm, job.format, job.quant, job.model_dir, job.output_dir, job.max_shard_bytes);
+  // A layer at a time: each finished layer's checkpoint tensors go to the spill, then leave memory.
+  LayerSpill spill(job.checkpoint_dir, job_fingerprint(job, windows), job.restart);
+  const int n_layers = int(m.weights->cfg.n_layers);
+  const bool carries_states =
+      job.quant.method == IntQuantMethod::Awq || (job.quant.method == IntQuantMethod::Gptq && job.quant.sequential);
+  IntLayerStream stream;
+  stream.first_layer = resume_layer(spill, carries_states, n_layers, stream.states);
+  out.resumed_layers = stream.first_layer;
+  StateSaveClock clock;
+  stream.layer_done = [&](int l, QuantizedModel& qm, const WindowStates* next) {
+    std::vector<OutTensor> tensors;
+    nlohmann::json quantized = nlohmann::json::array();
+    for (const NamedTensor& nt : layer_tensors(*qm.weights, l)) {
+      auto it = qm.linears.find(nt.name);
+      append_checkpoint_tensors(job.format, nt, it == qm.linears.end() ? nullptr : &it->second, tensors);
+      if (it != qm.linears.end()) quantized.push_back(nt.name);
+    }
+    const nlohmann::json rec = {{"quantized", quantized},
+                                {"report", std::exchange(qm.report, nlohmann::json::object())},
+                                {"rtn_fallbacks", std::exchange(qm.rtn_fallbacks, {})},
+                                {"warnings", std::exchange(qm.warnings, {})}};
+    spill.put_layer(l, tensors, rec);
+    if (next && clock.due(*next, l + 1 == n_layers)) spill.save_states(l + 1, *next);
+  };
+  QuantizedModel qm = quantize_model_int(*m.weights, windows, job.quant, progress, &stream);
+
+  // Every layer's record, in layer order: which linears were quantized, and what was reported.
+  nlohmann::json report = nlohmann::json::object();
+  std::map<std::string, IntQuantSpec> quantized;
+  for (int l = 0; l < n_layers; ++l) {
+    const nlohmann::json rec = spill.layer_record(l);
+    for (const auto& name : rec.at("quantized")) quantized.emplace(name.get<std::string>(), job.quant.spec_of(name.get<std::string>()));
+    merge_record(rec, report, out.rtn_fallbacks, out.warnings);
+  }
+  merge_record({{"report", qm.report}, {"rtn_fallbacks", qm.rtn_fallbacks}, {"warnings", qm.warnings}}, report,
+               out.rtn_fallbacks, out.warnings);
+
+  const std::vector<OutTensor> tensors = tensors_with_spilled_layers(
+      *qm.weights, spill, [&](const NamedTensor& nt, std::vector<OutTensor>& v) { append_checkpoint_tensors(job.format, nt, nullptr, v); });
+  const HfQuantWriteResult wr = write_hf_checkpoint(*qm.weights, tensors, quantized, qm.ignored, job.format, job.quant,
+                                                    job.model_dir, job.output_dir, job.max_shard_bytes);
+  spill.remove();
 
   out.output_dir = wr.dir;
   out.quantized_linears = wr.quantized_linears;
@@ -73,9 +152,7 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
   out.ignored = qm.ignored;
   out.bytes = wr.bytes;
   out.source_bytes = m.file_bytes;
-  out.rtn_fallbacks = qm.rtn_fallbacks;
-  out.warnings.insert(out.warnings.end(), qm.warnings.begin(), qm.warnings.end());
-  out.report = qm.report;
+  out.report = report;
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }

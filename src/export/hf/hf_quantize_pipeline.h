@@ -28,6 +28,11 @@ struct HfQuantizeJob {
   // Non-empty: --protect-super-weights with this list; the linears holding
   // its super weights are kept unquantized (super_weight_protection.h).
   std::string super_weights_file;
+  // The resume checkpoint (finished layers, hidden states): empty means
+  // <output_dir>.checkpoint. A rerun of the same job continues from it;
+  // `restart` ignores it. It is removed once the output is committed.
+  std::string checkpoint_dir;
+  bool restart = false;
 };
 
 struct HfQuantizeOutcome {
@@ -41,12 +46,16 @@ struct HfQuantizeOutcome {
   std::vector<std::string> rtn_fallbacks, warnings;
   nlohmann::json report;  // per-linear / per-scale statistics
   std::optional<SuperWeightProtection> protection;  // with super_weights_file
+  int resumed_layers = 0;  // layers taken from the resume checkpoint of an earlier run
 };
 
 std::string default_hf_quant_output(const HfQuantizeJob& job);
 
-// Throws llmq::Error (bad options for the format, unreadable model or
-// calibration file, output == input) before any long work when it can.
+// Runs a layer at a time on the lazily loaded checkpoint: each finished
+// layer goes to the resume checkpoint and leaves memory; the writer then
+// streams every layer from there into the output. Throws llmq::Error (bad
+// options for the format, unreadable model or calibration file, output ==
+// input) before any long work when it can.
 HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job, const LayerProgressFn& progress = {});
 
 }  // namespace llmq

@@ -1,5 +1,6 @@
 #include "export/hf/hf_tensor_encoders.h"
 
+#include <algorithm>
 #include <set>
 #include <string_view>
 
@@ -14,6 +15,23 @@ std::vector<uint8_t> floats_as(DType dtype, const std::vector<float>& v) {
   std::vector<uint16_t> h(v.size());
   for (size_t i = 0; i < v.size(); ++i) h[i] = dtype == DType::F16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
   return raw_bytes(h);
+}
+
+std::vector<uint8_t> tensor_as(DType dtype, const Tensor& t) {
+  if (!t.lazy()) return floats_as(dtype, t.data);
+  const int64_t rows = t.rows(), cols = t.cols();
+  const int64_t tile = std::max<int64_t>(1, (int64_t(4) << 20) / std::max<int64_t>(1, cols * 4));  // ~4 MB of fp32 rows
+  std::vector<uint8_t> out;
+  out.reserve(size_t(rows * cols) * dtype_size(dtype));
+  std::vector<float> buf;
+  for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+    const int64_t n = std::min(tile, rows - r0);
+    buf.resize(size_t(n * cols));
+    t.read_rows(r0, n, buf.data());
+    const std::vector<uint8_t> b = floats_as(dtype, buf);
+    out.insert(out.end(), b.begin(), b.end());
+  }
+  return out;
 }
 
 DType unquantized_dtype(HfQuantFormat f) {

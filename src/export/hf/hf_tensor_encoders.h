@@ -47,6 +47,9 @@ std::string anchored_regex(const std::string& s);
 
 // Byte helpers shared with the writer.
 std::vector<uint8_t> floats_as(DType dtype, const std::vector<float>& v);
+// A dense or lazy tensor's values in `dtype` (F32, F16, BF16); a lazy one is
+// read a few MB of rows at a time, never as a whole fp32 copy.
+std::vector<uint8_t> tensor_as(DType dtype, const Tensor& t);
 template <typename T>
 std::vector<uint8_t> raw_bytes(const std::vector<T>& v) {
   const auto* p = reinterpret_cast<const uint8_t*>(v.data());

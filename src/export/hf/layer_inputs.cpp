@@ -1,5 +1,7 @@
 #include "export/hf/layer_inputs.h"
 
+#include "util/error.h"
+
 namespace llmq {
 
 LayerInputs::LayerInputs(const Transformer& model, const std::vector<std::vector<int32_t>>& windows) : model_(model) {
@@ -8,6 +10,14 @@ LayerInputs::LayerInputs(const Transformer& model, const std::vector<std::vector
     model_.embed(w.data(), int64_t(w.size()), states_.back());
     lengths_.push_back(int64_t(w.size()));
   }
+}
+
+void LayerInputs::set_states(std::vector<std::vector<float>> states) {
+  if (states.size() != lengths_.size()) fail("hidden states of {} windows given for {} windows", states.size(), lengths_.size());
+  for (size_t i = 0; i < states.size(); ++i)
+    if (states[i].size() != size_t(lengths_[i] * model_.config().hidden))
+      fail("hidden states of window {} have {} values, expected {}", i, states[i].size(), lengths_[i] * model_.config().hidden);
+  states_ = std::move(states);
 }
 
 int64_t LayerInputs::tokens() const {

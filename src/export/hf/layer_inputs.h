@@ -23,8 +23,10 @@ class LayerInputs {
   // Mean squared difference between the layer's outputs now and `reference`.
   double output_mse(int layer, const std::vector<std::vector<float>>& reference);
 
-  // Replaces the states (e.g. with full-precision outputs saved earlier).
-  void set_states(std::vector<std::vector<float>> states) { states_ = std::move(states); }
+  // Replaces the states (e.g. with full-precision outputs saved earlier, or
+  // those of a resumed run); they must be of the same windows.
+  void set_states(std::vector<std::vector<float>> states);
+  const std::vector<std::vector<float>>& states() const { return states_; }
 
   int64_t windows() const { return int64_t(states_.size()); }
   int64_t tokens() const;

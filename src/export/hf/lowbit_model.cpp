@@ -13,6 +13,7 @@
 #include "calibration/kv_range_collector.h"
 #include "export/hf/layer_linears.h"
 #include "export/hf/smoothquant_model.h"
+#include "model/layer_residency.h"
 #include "model/transformer.h"
 #include "quant/formats/fp/minifloat.h"
 #include "quant/methods/smoothquant.h"
@@ -92,20 +93,18 @@ nlohmann::json outlier_report(const ModelConfig& c, const ActivationRangeCollect
   return {{"layers", layers}, {"qkv_gate_up_max_over_median", worst_before}, {"qkv_gate_up_smoothed", worst_after}};
 }
 
-// Static per-tensor activation scales: the largest calibrated magnitude (after smoothing) / the format max.
-void set_static_scales(LowbitModel& m, const ActivationRangeCollector& ranges, const SmoothingFactors& f) {
-  const ModelConfig& c = m.weights->cfg;
+// Static per-tensor activation scales of layer l: the largest calibrated magnitude (after smoothing) / the format max.
+void set_static_scales(LowbitModel& m, const ActivationRangeCollector& ranges, const SmoothingFactors& f, int l) {
   const float qmax = m.scheme.weights == LowbitWeights::Int8 ? 127.0f : fp::kE4M3Max;
   LinearInputQuant& in = m.weights->runtime.inputs;
-  in.static_scales.assign(size_t(c.n_layers) * 4, 0.0f);
   for (const auto& [k, r] : ranges.stats()) {
-    if (r.tokens == 0) continue;
+    if (k.layer != l || r.tokens == 0) continue;
     const std::vector<float> mx = smoothed_max(r, factors_of(f, k));
     float& s = in.static_scales[size_t(k.layer) * 4 + size_t(k.slot)];
     s = std::max(s, *std::max_element(mx.begin(), mx.end()) / qmax);  // experts share their layer's scale
   }
-  for (float& s : in.static_scales)
-    if (!(s > 0.0f)) s = 1.0f;  // an input no calibration token reached
+  for (size_t i = size_t(l) * 4; i < size_t(l + 1) * 4; ++i)
+    if (!(in.static_scales[i] > 0.0f)) in.static_scales[i] = 1.0f;  // an input no calibration token reached
 }
 
 void set_kv_scales(LowbitModel& m, const KvRangeCollector& kv) {
@@ -161,57 +160,80 @@ Tensor stack_rows(const std::vector<LayerLinear*>& group) {
   return t;
 }
 
+void finish_layer(LowbitModel& m, const ModelWeights& source, int l, LowbitLayerStream* stream) {
+  if (!stream) return;
+  if (stream->layer_done) stream->layer_done(l, m, nullptr);
+  for (const LayerLinear& lin : layer_linears(*m.weights, l)) m.linears.erase(lin.name);
+  release_layer(*m.weights, source, l);
+}
+
 }  // namespace
 
 LowbitModel quantize_model_lowbit(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,
-                                  const LowbitScheme& scheme, const LinearProgressFn& progress) {
+                                  const LowbitScheme& scheme, const LinearProgressFn& progress, LowbitLayerStream* stream) {
   LowbitModel m;
   m.scheme = scheme;
   m.weights = std::make_shared<ModelWeights>(source);
   m.weights->runtime = {};
-  std::vector<LayerLinear> linears = model_linears(*m.weights);
+  const int n_layers = int(source.cfg.n_layers);
+  const int first = stream ? stream->first_layer : 0;
+  int64_t total = 0;
   // Check every width before the long work starts.
   const int64_t group_size = scheme.weights == LowbitWeights::Nvfp4 ? fp::kNvfp4GroupSize
                              : scheme.weights == LowbitWeights::Mxfp4 ? fp::kMxfp4GroupSize : 1;
-  for (const LayerLinear& l : linears)
+  for (const LayerLinear& l : model_linears(*m.weights)) {
     if (l.weight->cols() % group_size != 0)
       fail("{}: {} input features are not a multiple of the {} group size {}", l.name, l.weight->cols(), scheme.name(),
            group_size);
+    ++total;
+  }
 
   CalibrationStats stats;
   calibrate(source, windows, scheme, stats);
 
-  SmoothingFactors factors;
-  if (scheme.smooth) factors = smooth_model(*m.weights, stats.ranges, {scheme.alpha, scheme.smooth_norms_only});
-  if (stats.collected) m.report["activation_outliers"] = outlier_report(source.cfg, stats.ranges, factors);
-  if (scheme.smooth) m.report["smoothquant"] = {{"alpha", scheme.alpha}, {"smoothed_inputs", factors.size()},
-                                                {"norms_only", scheme.smooth_norms_only}};
-
+  const bool static_acts = scheme.quantizes_activations() && scheme.acts != ActScheme::DynamicPerToken;
   if (scheme.quantizes_activations()) {
     LinearInputQuant& in = m.weights->runtime.inputs;
     in.type = scheme.weights == LowbitWeights::Int8 ? ActQuantType::Int8 : ActQuantType::Fp8;
-    in.dynamic = scheme.acts == ActScheme::DynamicPerToken;
-    if (!in.dynamic) set_static_scales(m, stats.ranges, factors);
+    in.dynamic = !static_acts;
+    if (static_acts) in.static_scales.assign(size_t(n_layers) * 4, 0.0f);
   }
   if (scheme.kv_fp8) set_kv_scales(m, stats.kv);
 
+  // A layer at a time: smoothing (folded into this layer's norms and linears), then its linears.
+  SmoothingFactors factors;
   int64_t done = 0;
-  for (const std::vector<LayerLinear*>& group : fused_groups(linears)) {
-    const LinearKey& key = group.front()->key;  // one input, one importance vector
-    const std::vector<float> imp = importance_of(stats, factors, key);
-    const Tensor stacked = stack_rows(group);
-    LowbitLinear q = quantize_lowbit_linear(stacked, scheme, imp.empty() ? nullptr : imp.data());
-    if (!m.weights->runtime.inputs.dynamic && scheme.quantizes_activations())
-      q.input_scale = m.weights->runtime.inputs.static_scale(key.layer, key.slot);
-    int64_t r0 = 0;
-    for (LayerLinear* l : group) {
-      LowbitLinear part = slice_rows(q, r0, r0 + l->weight->rows());
-      r0 += l->weight->rows();
-      *l->weight = part.dequantize();
-      m.linears.emplace(l->name, std::move(part));
-      if (progress) progress(++done, int64_t(linears.size()));
+  for (int layer = 0; layer < n_layers; ++layer) {
+    const bool resumed = layer < first;  // finished by an earlier run: only its factors and scales are needed
+    if (resumed && !scheme.smooth && !static_acts) continue;
+    materialize_layer(*m.weights, layer);
+    if (scheme.smooth) smooth_layer(*m.weights, layer, stats.ranges, {scheme.alpha, scheme.smooth_norms_only}, factors);
+    if (static_acts) set_static_scales(m, stats.ranges, factors, layer);
+    if (resumed) {
+      release_layer(*m.weights, source, layer);
+      continue;
     }
+    std::vector<LayerLinear> linears = layer_linears(*m.weights, layer);
+    for (const std::vector<LayerLinear*>& group : fused_groups(linears)) {
+      const LinearKey& key = group.front()->key;  // one input, one importance vector
+      const std::vector<float> imp = importance_of(stats, factors, key);
+      const Tensor stacked = stack_rows(group);
+      LowbitLinear q = quantize_lowbit_linear(stacked, scheme, imp.empty() ? nullptr : imp.data());
+      if (static_acts) q.input_scale = m.weights->runtime.inputs.static_scale(key.layer, key.slot);
+      int64_t r0 = 0;
+      for (LayerLinear* l : group) {
+        LowbitLinear part = slice_rows(q, r0, r0 + l->weight->rows());
+        r0 += l->weight->rows();
+        *l->weight = part.dequantize();
+        m.linears.emplace(l->name, std::move(part));
+        if (progress) progress(++done, total);
+      }
+    }
+    finish_layer(m, source, layer, stream);
   }
+  if (stats.collected) m.report["activation_outliers"] = outlier_report(source.cfg, stats.ranges, factors);
+  if (scheme.smooth) m.report["smoothquant"] = {{"alpha", scheme.alpha}, {"smoothed_inputs", factors.size()},
+                                                {"norms_only", scheme.smooth_norms_only}};
   m.report["scheme"] = scheme.name();
   return m;
 }

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "export/hf/layer_stream.h"
 #include "export/hf/lowbit_linear.h"
 #include "model/weights.h"
 
@@ -30,7 +31,12 @@ using LinearProgressFn = std::function<void(int64_t, int64_t)>;
 // `windows` are calibration token windows; they may be empty when the scheme
 // needs no calibration (scheme.needs_calibration()). Throws llmq::Error when
 // a linear's width does not fit the format or calibration is missing.
+using LowbitLayerStream = LayerStream<LowbitModel>;
+
+// `source` may be lazy; with a `stream`, each finished layer is handed to it
+// and released, as quantize_model_int does (model_quantizer.h).
 LowbitModel quantize_model_lowbit(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,
-                                  const LowbitScheme& scheme, const LinearProgressFn& progress = {});
+                                  const LowbitScheme& scheme, const LinearProgressFn& progress = {},
+                                  LowbitLayerStream* stream = nullptr);
 
 }  // namespace llmq

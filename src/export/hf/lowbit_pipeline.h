@@ -20,6 +20,8 @@ struct LowbitQuantizeJob {
   LowbitScheme scheme;
   std::string calibration_path;  // empty: default_calibration_path(model_dir)
   WindowOptions windows;
+  std::string checkpoint_dir;    // resume checkpoint; empty: <output_dir>.checkpoint
+  bool restart = false;          // ignore an existing one
 };
 
 struct LowbitQuantizeOutcome {
@@ -30,6 +32,7 @@ struct LowbitQuantizeOutcome {
   double seconds = 0;
   std::vector<std::string> warnings;
   nlohmann::json report;
+  int resumed_layers = 0;  // layers taken from the resume checkpoint of an earlier run
 };
 
 // Sizes, calibration, timing and the quantizer's report (scheme, activation

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "export/hf/layer_linears.h"
+#include "model/layer_residency.h"
 #include "quant/methods/rtn.h"
 #include "util/error.h"
 
@@ -31,20 +32,36 @@ std::vector<double> hessian_from_gram(const std::vector<double>& gram, int64_t t
   return h;
 }
 
-QuantizedModel quantize_model_rtn(const ModelWeights& source, const IntQuantizeOptions& opt) {
+void finish_layer(QuantizedModel& qm, const ModelWeights& source, int l, IntLayerStream* stream,
+                  const WindowStates* next_states) {
+  if (!stream) return;
+  if (stream->layer_done) stream->layer_done(l, qm, next_states);
+  for (const LayerLinear& lin : layer_linears(*qm.weights, l)) qm.linears.erase(lin.name);
+  release_layer(*qm.weights, source, l);
+}
+
+QuantizedModel quantize_model_rtn(const ModelWeights& source, const IntQuantizeOptions& opt,
+                                  const LayerProgressFn& progress, IntLayerStream* stream) {
   QuantizedModel qm;
   qm.weights = std::make_shared<ModelWeights>(source);
-  for (LayerLinear& l : without_ignored(model_linears(*qm.weights), IgnoreList(opt.ignore))) {
-    QuantizedLinear q = quantize_rtn(*l.weight, opt.spec_of(l.name));
-    *l.weight = q.dequantize();
-    qm.report["linears"][l.name] = {{"method", "rtn"}};
-    qm.linears.emplace(l.name, std::move(q));
+  const IgnoreList ignore(opt.ignore);
+  for (int layer = stream ? stream->first_layer : 0; layer < int(source.cfg.n_layers); ++layer) {
+    materialize_layer(*qm.weights, layer);
+    for (LayerLinear& l : without_ignored(layer_linears(*qm.weights, layer), ignore)) {
+      QuantizedLinear q = quantize_rtn(*l.weight, opt.spec_of(l.name));
+      *l.weight = q.dequantize();
+      qm.report["linears"][l.name] = {{"method", "rtn"}};
+      qm.linears.emplace(l.name, std::move(q));
+    }
+    finish_layer(qm, source, layer, stream, nullptr);
+    if (progress) progress(layer, int(source.cfg.n_layers));
   }
   return qm;
 }
 
 QuantizedModel quantize_model_int(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,
-                                  const IntQuantizeOptions& opt, const LayerProgressFn& progress) {
+                                  const IntQuantizeOptions& opt, const LayerProgressFn& progress,
+                                  IntLayerStream* stream) {
   // Validate every width (and the --ignore patterns) before any long work starts.
   ModelWeights& probe = const_cast<ModelWeights&>(source);  // model_linears only reads
   const IgnoreList ignore(opt.ignore);
@@ -77,9 +94,9 @@ QuantizedModel quantize_model_int(const ModelWeights& source, const std::vector<
     fail("{} needs calibration data (no calibration windows)", int_quant_method_name(opt.method));
   QuantizedModel qm;
   switch (opt.method) {
-    case IntQuantMethod::Rtn: qm = quantize_model_rtn(source, opt); break;
-    case IntQuantMethod::Gptq: qm = quantize_model_gptq(source, windows, opt, progress); break;
-    case IntQuantMethod::Awq: qm = quantize_model_awq(source, windows, opt, progress); break;
+    case IntQuantMethod::Rtn: qm = quantize_model_rtn(source, opt, progress, stream); break;
+    case IntQuantMethod::Gptq: qm = quantize_model_gptq(source, windows, opt, progress, stream); break;
+    case IntQuantMethod::Awq: qm = quantize_model_awq(source, windows, opt, progress, stream); break;
   }
   qm.ignored = ignored;
   if (!ignored.empty()) qm.report["ignored"] = ignored;

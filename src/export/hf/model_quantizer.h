@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "export/hf/layer_stream.h"
 #include "export/hf/quantized_model.h"
 
 namespace llmq {
@@ -17,17 +18,32 @@ namespace llmq {
 // Called after each layer: (layer, n_layers).
 using LayerProgressFn = std::function<void(int, int)>;
 
+using IntLayerStream = LayerStream<QuantizedModel>;
+
 // `windows` may be empty for RTN. Throws llmq::Error for options the model
-// cannot take (a width the group size does not divide).
+// cannot take (a width the group size does not divide). `source` may be lazy
+// (each layer is made dense when it is quantized). With a `stream`, every
+// finished layer is handed to it and then released (layer_stream.h), so the
+// returned model holds the layers before stream->first_layer and after the
+// last as `source` does, and no quantized linears.
 QuantizedModel quantize_model_int(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,
-                                  const IntQuantizeOptions& opt, const LayerProgressFn& progress = {});
+                                  const IntQuantizeOptions& opt, const LayerProgressFn& progress = {},
+                                  IntLayerStream* stream = nullptr);
 
 // The three methods, for callers that pick one directly.
-QuantizedModel quantize_model_rtn(const ModelWeights& source, const IntQuantizeOptions& opt);
+QuantizedModel quantize_model_rtn(const ModelWeights& source, const IntQuantizeOptions& opt,
+                                  const LayerProgressFn& progress = {}, IntLayerStream* stream = nullptr);
 QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,
-                                   const IntQuantizeOptions& opt, const LayerProgressFn& progress = {});
+                                   const IntQuantizeOptions& opt, const LayerProgressFn& progress = {},
+                                   IntLayerStream* stream = nullptr);
 QuantizedModel quantize_model_awq(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,
-                                  const IntQuantizeOptions& opt, const LayerProgressFn& progress = {});
+                                  const IntQuantizeOptions& opt, const LayerProgressFn& progress = {},
+                                  IntLayerStream* stream = nullptr);
+
+// After layer l of qm is quantized: hands it to the stream (if any), then
+// returns its tensors to how `source` holds them and drops its quantized linears.
+void finish_layer(QuantizedModel& qm, const ModelWeights& source, int l, IntLayerStream* stream,
+                  const WindowStates* next_states);
 
 // H = 2 X^T X / tokens from a Gram matrix (full symmetric, row-major).
 std::vector<double> hessian_from_gram(const std::vector<double>& gram, int64_t tokens);

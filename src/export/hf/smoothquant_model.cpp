@@ -113,18 +113,21 @@ void smooth_o(LayerWeights& L, int l, const ModelConfig& c, const ActivationRang
 
 }  // namespace
 
-SmoothingFactors smooth_model(ModelWeights& w, const ActivationRangeCollector& ranges, const SmoothQuantOptions& opt) {
+void smooth_layer(ModelWeights& w, int l, const ActivationRangeCollector& ranges, const SmoothQuantOptions& opt,
+                  SmoothingFactors& out) {
   const ModelConfig& c = w.cfg;
   if (c.n_kv_heads <= 0 || c.n_heads % c.n_kv_heads != 0)
     fail("SmoothQuant: {} heads do not split into {} KV groups", c.n_heads, c.n_kv_heads);
+  LayerWeights& L = w.layers[size_t(l)];
+  smooth_qkv(L, l, ranges, opt.alpha, out);
+  if (!opt.norms_only) smooth_o(L, l, c, ranges, opt.alpha, out);
+  if (c.layer_is_moe(l)) smooth_moe_mlp(L, l, ranges, opt, out);
+  else smooth_dense_mlp(L, l, ranges, opt, out);
+}
+
+SmoothingFactors smooth_model(ModelWeights& w, const ActivationRangeCollector& ranges, const SmoothQuantOptions& opt) {
   SmoothingFactors out;
-  for (int l = 0; l < int(c.n_layers); ++l) {
-    LayerWeights& L = w.layers[size_t(l)];
-    smooth_qkv(L, l, ranges, opt.alpha, out);
-    if (!opt.norms_only) smooth_o(L, l, c, ranges, opt.alpha, out);
-    if (c.layer_is_moe(l)) smooth_moe_mlp(L, l, ranges, opt, out);
-    else smooth_dense_mlp(L, l, ranges, opt, out);
-  }
+  for (int l = 0; l < int(w.cfg.n_layers); ++l) smooth_layer(w, l, ranges, opt, out);
   return out;
 }
 

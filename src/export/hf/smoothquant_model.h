@@ -35,4 +35,8 @@ using SmoothingFactors = std::map<LinearKey, std::vector<float>>;
 // (collected on w before smoothing). Inputs without statistics are left alone.
 SmoothingFactors smooth_model(ModelWeights& w, const ActivationRangeCollector& ranges, const SmoothQuantOptions& opt);
 
+// The same for decoder layer l alone (its tensors must be dense); factors are added to `out`.
+void smooth_layer(ModelWeights& w, int l, const ActivationRangeCollector& ranges, const SmoothQuantOptions& opt,
+                  SmoothingFactors& out);
+
 }  // namespace llmq

@@ -59,7 +59,7 @@ SuperWeightProtection describe_protection(const std::string& file,
     l.float_bytes = uint64_t(rows * cols) * dtype_size(l.dtype);
     l.quantized_bytes = quantized_linear_bytes(format, name, rows, cols, opt);
     for (SuperWeight& s : l.super_weights) {
-      s.value = nt->tensor->data[size_t(s.row * cols + s.col)];  // the model's value, which is what gets stored
+      s.value = nt->tensor->at(s.row, s.col);  // the model's value, which is what gets stored
       if (round_to(l.dtype, s.value) != s.value) l.exact = false;
     }
     p.linears.push_back(std::move(l));

@@ -1,0 +1,147 @@
+#include "export/hf/layer_spill.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "export/hf/checkpoint_side_files.h"
+#include "io/safetensors.h"
+#include "io/safetensors_writer.h"
+#include "util/error.h"
+#include "util/json_file.h"
+
+namespace fs = std::filesystem;
+
+namespace llmq {
+
+namespace {
+
+constexpr const char* kRecordKey = "llmq.layer_record";
+constexpr const char* kNextLayerKey = "llmq.next_layer";
+
+}  // namespace
+
+std::string fingerprint_hash(const std::string& s) {
+  // FNV-1a, 64 bits, twice with different offsets: a 128-bit identity, not security.
+  uint64_t a = 1469598103934665603ull, b = 0x9e3779b97f4a7c15ull;
+  for (unsigned char c : s) {
+    a = (a ^ c) * 1099511628211ull;
+    b = (b ^ c) * 0x100000001b3ull + 0x7f;
+  }
+  return fmt::format("{:016x}{:016x}", a, b);
+}
+
+LayerSpill::LayerSpill(std::string dir, const std::string& fingerprint, bool restart) : dir_(std::move(dir)) {
+  const fs::path job = fs::path(dir_) / "job.json";
+  std::error_code ec;
+  if (fs::exists(dir_, ec) && !fs::is_directory(dir_, ec)) throw file_error(dir_, "exists and is not a folder (the resume checkpoint goes here)");
+  bool same = false;
+  if (!restart && fs::exists(job, ec)) {
+    try {
+      same = read_json_file(job.string()).value("fingerprint", std::string()) == fingerprint;
+    } catch (const Error&) {
+      same = false;  // an unreadable job file: start over
+    }
+  }
+  if (!same && fs::exists(dir_, ec)) {
+    // Only our own files: a folder we did not make is not emptied.
+    for (const fs::directory_entry& e : fs::directory_iterator(dir_, ec)) {
+      const std::string name = e.path().filename().string();
+      const bool ours = name == "job.json" || name.rfind("layer-", 0) == 0 || name.rfind("states.", 0) == 0 ||
+                        name.rfind(".", 0) == 0;
+      if (!ours) throw file_error(dir_, "holds " + name + ", which is not a resume checkpoint file; choose another output");
+    }
+    fs::remove_all(dir_, ec);
+    if (ec) throw file_error(dir_, "cannot clear the old resume checkpoint: " + ec.message());
+  }
+  fs::create_directories(dir_, ec);
+  if (ec) throw file_error(dir_, "cannot create the resume checkpoint folder: " + ec.message());
+  if (!same) write_json_file(job.string(), {{"fingerprint", fingerprint}});
+}
+
+LayerSpill::~LayerSpill() = default;
+
+std::string LayerSpill::layer_path(int l) const { return (fs::path(dir_) / fmt::format("layer-{:05d}.safetensors", l)).string(); }
+
+int LayerSpill::finished_layers() const {
+  int n = 0;
+  std::error_code ec;
+  while (fs::exists(layer_path(n), ec)) ++n;
+  return n;
+}
+
+std::optional<std::pair<int, WindowStates>> LayerSpill::saved_states() const {
+  const std::string path = (fs::path(dir_) / "states.safetensors").string();
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  const SafetensorsFile f(path);
+  auto it = f.metadata().find(kNextLayerKey);
+  if (it == f.metadata().end()) throw file_error(path, "has no " + std::string(kNextLayerKey));
+  std::pair<int, WindowStates> out{std::stoi(it->second), {}};
+  for (size_t i = 0;; ++i) {
+    const TensorView* tv = f.find(fmt::format("window.{}", i));
+    if (!tv) break;
+    if (tv->dtype != DType::F32) throw file_error(path, "window states are not F32");
+    out.second.push_back(tv->to_f32());
+  }
+  return out;
+}
+
+void LayerSpill::put_layer(int l, const std::vector<OutTensor>& tensors, const nlohmann::json& record) {
+  if (size_t(l) < open_.size()) open_[size_t(l)].reset();  // a layer written again (an earlier run stopped before its states)
+  SafetensorsWriter st(layer_path(l));
+  st.set_metadata(kRecordKey, record.dump());
+  for (const OutTensor& t : tensors) st.declare(t.name, t.dtype, t.shape);
+  for (const OutTensor& t : tensors) {
+    const std::vector<uint8_t> b = t.bytes();
+    st.write(t.name, b.data(), b.size());
+  }
+  st.finish();
+}
+
+void LayerSpill::save_states(int next_layer, const WindowStates& states) {
+  SafetensorsWriter st((fs::path(dir_) / "states.safetensors").string());
+  st.set_metadata(kNextLayerKey, std::to_string(next_layer));
+  for (size_t i = 0; i < states.size(); ++i) st.declare(fmt::format("window.{}", i), DType::F32, {int64_t(states[i].size())});
+  for (size_t i = 0; i < states.size(); ++i)
+    st.write(fmt::format("window.{}", i), states[i].data(), states[i].size() * sizeof(float));
+  st.finish();
+}
+
+const SafetensorsFile& LayerSpill::open_layer(int l) const {
+  if (size_t(l) >= open_.size()) open_.resize(size_t(l) + 1);
+  if (!open_[size_t(l)]) open_[size_t(l)] = std::make_shared<SafetensorsFile>(layer_path(l));
+  return *open_[size_t(l)];
+}
+
+std::vector<OutTensor> LayerSpill::layer_tensors(int l) const {
+  const SafetensorsFile& f = open_layer(l);
+  std::vector<const TensorView*> views;
+  for (const auto& [name, tv] : f.tensors()) views.push_back(&tv);
+  std::sort(views.begin(), views.end(), [](const TensorView* a, const TensorView* b) { return a->data < b->data; });  // file order
+  std::vector<OutTensor> out;
+  for (const TensorView* tv : views)
+    out.push_back({tv->name, tv->dtype, tv->shape, [tv] { return std::vector<uint8_t>(tv->data, tv->data + tv->nbytes); }});
+  return out;
+}
+
+nlohmann::json LayerSpill::layer_record(int l) const {
+  const SafetensorsFile& f = open_layer(l);
+  auto it = f.metadata().find(kRecordKey);
+  if (it == f.metadata().end()) throw file_error(layer_path(l), "has no layer record");
+  try {
+    return nlohmann::json::parse(it->second);
+  } catch (const std::exception& e) {
+    throw file_error(layer_path(l), std::string("layer record is not JSON: ") + e.what());
+  }
+}
+
+void LayerSpill::remove() {
+  open_.clear();
+  std::error_code ec;
+  fs::remove_all(dir_, ec);
+}
+
+}  // namespace llmq

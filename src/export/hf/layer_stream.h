@@ -1,0 +1,30 @@
+#pragma once
+// How a layer-by-layer quantizer hands each finished decoder layer out, so
+// that the whole model never has to be resident: the quantizer makes layer l
+// dense, quantizes it, calls layer_done (which writes the layer's checkpoint
+// tensors somewhere), then returns the layer to its lazy, on-disk form and
+// forgets its quantized linears. Without a stream every layer stays in the
+// model object, as callers that evaluate it in memory need.
+#include <functional>
+#include <vector>
+
+namespace llmq {
+
+// Hidden states entering a decoder layer, one [T * hidden] vector per calibration window.
+using WindowStates = std::vector<std::vector<float>>;
+
+template <typename Model>
+struct LayerStream {
+  // Layers before this one were finished by an earlier run of the same job
+  // (resume): they are neither quantized nor handed out again.
+  int first_layer = 0;
+  // The hidden states entering first_layer, for quantizers that carry states
+  // from layer to layer (sequential GPTQ, AWQ); must be set when first_layer > 0 for them.
+  WindowStates states;
+  // Layer l is final in `m` (its tensors and quantized linears; the report
+  // entries, fallbacks and warnings added since the previous layer).
+  // `next_states`: the hidden states entering layer l + 1, where the quantizer has them.
+  std::function<void(int l, Model& m, const WindowStates* next_states)> layer_done;
+};
+
+}  // namespace llmq
