@@ -15,6 +15,21 @@ std::vector<double> GramStats::matrix() const {
   return m;
 }
 
+std::vector<double> GramStats::take_matrix() && {
+  std::vector<double> m = std::move(upper);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < i; ++j) m[size_t(i * n + j)] = m[size_t(j * n + i)];
+  return m;
+}
+
+std::optional<GramStats> GramCollector::take(const LinearKey& k) {
+  auto it = stats_.find(k);
+  if (it == stats_.end()) return std::nullopt;
+  GramStats g = std::move(it->second);
+  stats_.erase(it);
+  return g;
+}
+
 void GramCollector::on_linear_input(int layer, LinearSlot slot, int expert, float* X, int64_t T, int64_t in) {
   if (!slots_.empty() && !slots_.count(slot)) return;
   if (!layers_.empty() && !layers_.count(layer)) return;

@@ -22,6 +22,8 @@ struct GramStats {
   int64_t tokens = 0;
   // The full symmetric matrix, row-major n x n.
   std::vector<double> matrix() const;
+  // The same, built in `upper`'s storage and moved out (no second n x n copy: 1 GB for an 11008-wide input).
+  std::vector<double> take_matrix() &&;
 };
 
 class GramCollector : public Collector {
@@ -36,6 +38,8 @@ class GramCollector : public Collector {
   void load_state(const CollectorState& state) override;
 
   const GramStats* find(const LinearKey& k) const;
+  // Removes the statistics of `k` and returns them (nullopt when there are none).
+  std::optional<GramStats> take(const LinearKey& k);
   const std::map<LinearKey, GramStats>& stats() const { return stats_; }
   void clear() { stats_.clear(); }
 

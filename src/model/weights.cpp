@@ -4,6 +4,7 @@
 
 #include "io/hf_checkpoint.h"
 #include "io/safetensors.h"
+#include "model/safetensors_rows.h"
 #include "util/error.h"
 
 namespace llmq {
@@ -89,20 +90,6 @@ const TensorView& checked_view(const HfCheckpoint& ckpt, const NamedTensor& nt) 
   return *tv;
 }
 
-// Rows of a safetensors weight, converted from bf16/f16/f32 on demand.
-class SafetensorsRows final : public RowSource {
- public:
-  SafetensorsRows(std::shared_ptr<const HfCheckpoint> ckpt, const TensorView* tv)
-      : ckpt_(std::move(ckpt)), tv_(tv), cols_(tv->shape.back()) {}
-  void read_rows(int64_t r0, int64_t n, float* out) const override { tv_->range_to_f32(r0 * cols_, n * cols_, out); }
-  size_t row_bytes() const override { return size_t(cols_) * dtype_size(tv_->dtype); }
-
- private:
-  std::shared_ptr<const HfCheckpoint> ckpt_;  // keeps the mapping alive
-  const TensorView* tv_;
-  int64_t cols_;
-};
-
 }  // namespace
 
 ModelWeights load_hf_weights(const HfCheckpoint& ckpt, const ModelConfig& cfg) {
@@ -127,7 +114,7 @@ ModelWeights load_hf_weights_lazy(std::shared_ptr<const HfCheckpoint> ckpt, cons
       continue;
     }
     nt.tensor->shape = nt.shape;
-    nt.tensor->rows_source = std::make_shared<SafetensorsRows>(ckpt, &tv);
+    nt.tensor->rows_source = safetensors_rows(ckpt, &tv);
   }
   return w;
 }

@@ -1,5 +1,8 @@
 // Model-level GPTQ: Hessians per linear input from calibration windows,
 // layer after layer (sequential) or from one full-precision pass.
+#include <map>
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "calibration/calibration_pass.h"
@@ -15,10 +18,18 @@ namespace llmq {
 namespace {
 
 // Quantizes the given linears of a layer from the Gram matrices collected for them.
-void quantize_linears(std::vector<LayerLinear>& linears, const GramCollector& gram, const IntQuantizeOptions& opt,
+void quantize_linears(std::vector<LayerLinear>& linears, GramCollector& gram, const IntQuantizeOptions& opt,
                       QuantizedModel& qm) {
+  // The last linear reading an input takes its Gram matrix instead of copying it (the matrices are n^2 doubles).
+  std::map<LinearKey, int> uses;
+  for (const LayerLinear& l : linears) ++uses[l.key];
   for (LayerLinear& l : linears) {
+    std::optional<GramStats> taken;
     const GramStats* g = gram.find(l.key);
+    if (g && --uses[l.key] == 0) {
+      taken = gram.take(l.key);
+      g = &*taken;
+    }
     nlohmann::json rep;
     QuantizedLinear q;
     const bool expert = l.key.expert >= 0;
@@ -30,7 +41,8 @@ void quantize_linears(std::vector<LayerLinear>& linears, const GramCollector& gr
       rep = {{"method", "rtn"}, {"tokens", tokens}, {"reason", "too few calibration tokens"}};
     } else {
       GptqStats st;
-      q = gptq_quantize(*l.weight, hessian_from_gram(g->matrix(), g->tokens), opt.spec_of(l.name), opt.gptq, &st);
+      std::vector<double> gm = taken ? std::move(*taken).take_matrix() : g->matrix();
+      q = gptq_quantize(*l.weight, hessian_from_gram(std::move(gm), g->tokens), opt.spec_of(l.name), opt.gptq, &st);
       rep = {{"method", st.rtn_fallback ? "rtn" : "gptq"}, {"tokens", g->tokens}, {"loss", st.loss},
              {"damp_percent", st.damp_percent}, {"dead_columns", st.dead_columns}};
       if (!st.warning.empty()) {

@@ -25,11 +25,10 @@ IntQuantMethod parse_int_quant_method(const std::string& s) {
   fail("unknown quantization method '{}' (expected rtn, gptq or awq)", s);
 }
 
-std::vector<double> hessian_from_gram(const std::vector<double>& gram, int64_t tokens) {
-  std::vector<double> h(gram);
+std::vector<double> hessian_from_gram(std::vector<double> gram, int64_t tokens) {
   const double f = 2.0 / double(std::max<int64_t>(tokens, 1));
-  for (double& v : h) v *= f;
-  return h;
+  for (double& v : gram) v *= f;
+  return gram;
 }
 
 void finish_layer(QuantizedModel& qm, const ModelWeights& source, int l, IntLayerStream* stream,

@@ -46,6 +46,7 @@ void finish_layer(QuantizedModel& qm, const ModelWeights& source, int l, IntLaye
                   const WindowStates* next_states);
 
 // H = 2 X^T X / tokens from a Gram matrix (full symmetric, row-major).
-std::vector<double> hessian_from_gram(const std::vector<double>& gram, int64_t tokens);
+// Scales `gram` in place (pass a temporary or std::move to avoid a copy).
+std::vector<double> hessian_from_gram(std::vector<double> gram, int64_t tokens);
 
 }  // namespace llmq

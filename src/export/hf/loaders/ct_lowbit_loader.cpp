@@ -13,6 +13,8 @@
 #include "export/hf/loaders/ct_lowbit_decoders.h"
 #include "export/hf/loaders/hf_quant_decoders.h"
 #include "io/hf_checkpoint.h"
+#include "model/decoded_rows.h"
+#include "model/safetensors_rows.h"
 #include "util/error.h"
 #include "util/json_file.h"
 
@@ -149,14 +151,16 @@ std::string describe(const CtScheme& s) {
 
 }  // namespace
 
-std::unique_ptr<LoadedModel> load_ct_lowbit_model(const std::string& path) {
+std::unique_ptr<LoadedModel> load_ct_lowbit_model(const std::string& path, const LoadOptions& opt) {
   const fs::path cfg_file = fs::path(path) / "config.json";
   if (!fs::is_directory(path) || !fs::exists(cfg_file)) return nullptr;
   const std::string cfg_path = cfg_file.string();
   const std::optional<CtScheme> scheme = scheme_of(read_json_file(cfg_path), cfg_path);
   if (!scheme) return nullptr;
   CtScheme s = *scheme;
-  HfCheckpoint ck(path);
+  const auto ckp = std::make_shared<const HfCheckpoint>(path);
+  const HfCheckpoint& ck = *ckp;
+  const auto cache = make_decoded_weight_cache();
   auto w = std::make_shared<ModelWeights>();
   w->cfg = ModelConfig::from_json(ck.config(), cfg_path);
   if (!s.inputs.dynamic) s.inputs.static_scales.assign(size_t(w->cfg.n_layers) * 4, 0.0f);
@@ -168,7 +172,16 @@ std::unique_ptr<LoadedModel> load_ct_lowbit_model(const std::string& path) {
     const auto lin = by_name.find(nt.name);
     const std::string prefix = lin != by_name.end() ? nt.name.substr(0, nt.name.size() - 7) : nt.name;
     if (lin != by_name.end() && is_stored_quantized(ck, s, prefix)) {
-      *nt.tensor = decode(ck, s, prefix, nt.shape[0], nt.shape[1]);
+      const int64_t out = nt.shape[0], in = nt.shape[1];
+      if (opt.lazy) {  // decoded when the forward pass first reads it (model/decoded_rows.h)
+        const size_t row_bytes = size_t(s.stored == StoredAs::Float8 || s.stored == StoredAs::Int8 ? in
+                                        : s.stored == StoredAs::Packed                          ? in * s.packed.bits / 8
+                                                                                                : in / 2);
+        nt.tensor->shape = nt.shape;
+        nt.tensor->rows_source = decoded_rows(cache, out, in, row_bytes, [ckp, s, prefix, out, in] { return decode(*ckp, s, prefix, out, in); });
+      } else {
+        *nt.tensor = decode(ck, s, prefix, out, in);
+      }
       const LinearKey& k = lin->second->key;
       s.inputs.quantized_inputs[size_t(k.layer) * 4 + size_t(k.slot)] = 1;
       if (s.inputs.enabled() && !s.inputs.dynamic) {
@@ -177,6 +190,11 @@ std::unique_ptr<LoadedModel> load_ct_lowbit_model(const std::string& path) {
         float& slot = s.inputs.static_scales[size_t(k.layer) * 4 + size_t(k.slot)];
         slot = std::max(slot, in_scale);  // fused q/k/v (and experts) take the largest, as vLLM does
       }
+      continue;
+    }
+    if (opt.lazy && nt.shape.size() == 2) {  // embeddings, lm_head, routers: rows from the mapping
+      nt.tensor->shape = nt.shape;
+      nt.tensor->rows_source = safetensors_rows(ckp, &checked_float_view(ck, nt));
       continue;
     }
     read_float_tensor(ck, nt);
@@ -190,7 +208,8 @@ std::unique_ptr<LoadedModel> load_ct_lowbit_model(const std::string& path) {
 void register_ct_lowbit_loader() {
   static std::once_flag once;
   std::call_once(once, [] {
-    register_model_loader("compressed-tensors-lowbit", [](const std::string& path, const LoadOptions&) { return load_ct_lowbit_model(path); });
+    register_model_loader("compressed-tensors-lowbit",
+                          [](const std::string& path, const LoadOptions& opt) { return load_ct_lowbit_model(path, opt); });
   });
 }
 

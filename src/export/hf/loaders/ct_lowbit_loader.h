@@ -20,6 +20,7 @@ void register_ct_lowbit_loader();
 // nullptr when `path` is not a directory holding one of these checkpoints.
 // Throws llmq::Error naming the file for a damaged one, or for a scheme
 // whose runtime quantization we cannot simulate (say, FP4 activations).
-std::unique_ptr<LoadedModel> load_ct_lowbit_model(const std::string& path);
+// With opt.lazy, linears are decoded one at a time when first used (model/decoded_rows.h).
+std::unique_ptr<LoadedModel> load_ct_lowbit_model(const std::string& path, const LoadOptions& opt = {});
 
 }  // namespace llmq

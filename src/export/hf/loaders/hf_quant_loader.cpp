@@ -9,9 +9,11 @@
 
 #include <fmt/format.h>
 
-#include "io/hf_checkpoint.h"
 #include "export/hf/loaders/checkpoint_reading.h"
 #include "export/hf/loaders/hf_quant_decoders.h"
+#include "io/hf_checkpoint.h"
+#include "model/decoded_rows.h"
+#include "model/safetensors_rows.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/json_file.h"
@@ -159,27 +161,43 @@ std::string detect_hf_quant_format(const std::string& dir) {
   return format_of(read_json_file(cfg.string()));
 }
 
-std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path) {
+std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path, const LoadOptions& opt) {
   const std::string fmt = detect_hf_quant_format(path);
   if (fmt.empty()) return nullptr;
-  HfCheckpoint ck(path);
+  const auto ck = std::make_shared<const HfCheckpoint>(path);
   const std::string cfg_path = (fs::path(path) / "config.json").string();
-  const FormatParams fp = format_params_of(fmt, ck.config(), cfg_path);
+  const FormatParams fp = format_params_of(fmt, ck->config(), cfg_path);
   const IntFormatParams& p = fp.base;
   auto w = std::make_shared<ModelWeights>();
-  w->cfg = ModelConfig::from_json(ck.config(), cfg_path);
+  w->cfg = ModelConfig::from_json(ck->config(), cfg_path);
+  const auto cache = make_decoded_weight_cache();
   for (NamedTensor& nt : named_tensors(*w)) {
     const std::string suffix = ".weight";
     const bool linear = nt.name.size() > suffix.size() && nt.name.ends_with(suffix) && nt.shape.size() == 2;
     const std::string prefix = linear ? nt.name.substr(0, nt.name.size() - suffix.size()) : nt.name;
-    if (linear && is_quantized(fmt, ck, prefix)) {
-      *nt.tensor = decode(fmt, ck, prefix, nt.shape[0], nt.shape[1], params_for_module(fp, prefix));
+    if (linear && is_quantized(fmt, *ck, prefix)) {
+      const IntFormatParams mp = params_for_module(fp, prefix);
+      const int64_t out = nt.shape[0], in = nt.shape[1];
+      if (!opt.lazy) {
+        *nt.tensor = decode(fmt, *ck, prefix, out, in, mp);
+        continue;
+      }
+      // Decoded whole when the forward pass first reads it; at most two linears resident at a time.
+      nt.tensor->shape = nt.shape;
+      nt.tensor->rows_source = decoded_rows(cache, out, in, size_t(in * mp.bits / 8),
+                                            [ck, fmt, prefix, out, in, mp] { return decode(fmt, *ck, prefix, out, in, mp); });
       continue;
     }
-    read_float_tensor(ck, nt);
+    if (opt.lazy && nt.shape.size() == 2) {  // embeddings, lm_head, routers, ignored linears: rows from the mapping
+      const TensorView& tv = checked_float_view(*ck, nt);
+      nt.tensor->shape = nt.shape;
+      nt.tensor->rows_source = safetensors_rows(ck, &tv);
+      continue;
+    }
+    read_float_tensor(*ck, nt);
   }
   const size_t n_own = fp.module_bits.size() + fp.module_bit_rules.size();
-  return make_loaded_model(std::move(w), ck, fmt,
+  return make_loaded_model(std::move(w), *ck, fmt,
                            fmt::format("int{}{} {}{}", p.bits, n_own ? fmt::format(" (+{} modules of other bits)", n_own) : "",
                                        p.group_size < 0 ? std::string("per-channel") : fmt::format("g{}", p.group_size),
                                        p.sym ? " sym" : ""));
@@ -188,7 +206,8 @@ std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path) {
 void register_hf_quant_loaders() {
   static std::once_flag once;
   std::call_once(once, [] {
-    register_model_loader("hf-quantized", [](const std::string& path, const LoadOptions&) { return load_hf_quantized_model(path); });
+    register_model_loader("hf-quantized",
+                          [](const std::string& path, const LoadOptions& opt) { return load_hf_quantized_model(path, opt); });
   });
 }
 

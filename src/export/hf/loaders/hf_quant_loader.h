@@ -1,7 +1,8 @@
 #pragma once
 // Loads checkpoints written in the GPTQ, AWQ, compressed-tensors
-// (pack-quantized) and MLX layouts, dequantizing every linear to fp32 so the
-// ordinary forward pass (perplexity, generation) runs on them.
+// (pack-quantized) and MLX layouts, dequantizing the linears to fp32 (all at
+// load, or lazily one at a time) so the ordinary forward pass (perplexity,
+// generation) runs on them.
 #include <memory>
 #include <string>
 
@@ -14,7 +15,9 @@ void register_hf_quant_loaders();
 
 // nullptr when `path` is not a directory holding one of these layouts.
 // Throws llmq::Error naming the file for a checkpoint of the layout that is damaged.
-std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path);
+// With opt.lazy, weights stay in the file: float ones are read a tile at a
+// time, quantized linears decoded when first used (model/decoded_rows.h).
+std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path, const LoadOptions& opt = {});
 
 // "gptq", "awq", "compressed-tensors", "mlx", or "" when config.json declares none of them.
 std::string detect_hf_quant_format(const std::string& dir);

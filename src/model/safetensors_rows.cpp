@@ -1,0 +1,27 @@
+#include "model/safetensors_rows.h"
+
+namespace llmq {
+
+namespace {
+
+// Rows of a safetensors weight, converted from bf16/f16/f32 on demand.
+class SafetensorsRows final : public RowSource {
+ public:
+  SafetensorsRows(std::shared_ptr<const HfCheckpoint> ckpt, const TensorView* tv)
+      : ckpt_(std::move(ckpt)), tv_(tv), cols_(tv->shape.back()) {}
+  void read_rows(int64_t r0, int64_t n, float* out) const override { tv_->range_to_f32(r0 * cols_, n * cols_, out); }
+  size_t row_bytes() const override { return size_t(cols_) * dtype_size(tv_->dtype); }
+
+ private:
+  std::shared_ptr<const HfCheckpoint> ckpt_;  // keeps the mapping alive
+  const TensorView* tv_;
+  int64_t cols_;
+};
+
+}  // namespace
+
+std::shared_ptr<const RowSource> safetensors_rows(std::shared_ptr<const HfCheckpoint> ckpt, const TensorView* tv) {
+  return std::make_shared<SafetensorsRows>(std::move(ckpt), tv);
+}
+
+}  // namespace llmq

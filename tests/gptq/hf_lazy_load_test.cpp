@@ -1,0 +1,108 @@
+// Quantized checkpoints (GPTQ, AWQ, compressed-tensors pack-quantized, MLX,
+// and the FP8/FP4 compressed-tensors schemes) load lazily: float tensors stay
+// in the mapping and each quantized linear is decoded when the forward pass
+// first reads it, into a cache of two. The lazy model must be the dense
+// model value for value, and hold no fp32 matrix while at rest.
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "common/cached_model.h"
+#include "common/fixtures.h"
+#include "export/hf/hf_quantize_pipeline.h"
+#include "export/hf/loaders/ct_lowbit_loader.h"
+#include "export/hf/loaders/hf_quant_loader.h"
+#include "export/hf/lowbit_pipeline.h"
+#include "model/decoded_rows.h"
+#include "model/transformer.h"
+
+namespace llmq {
+namespace {
+
+std::vector<float> logits_of(const LoadedModel& m, const std::vector<int32_t>& tokens) {
+  Transformer model(m.weights);
+  KvCache cache = model.make_cache(int64_t(tokens.size()));
+  std::vector<float> logits;
+  model.forward(tokens.data(), int64_t(tokens.size()), cache, logits);
+  return logits;
+}
+
+void expect_lazy_equals_dense(const std::string& dir) {
+  register_hf_quant_loaders();
+  register_ct_lowbit_loader();
+  const LoadedModel dense = load_model(dir);
+  const LoadedModel lazy = load_model(dir, {.lazy = true});
+  EXPECT_EQ(lazy.format, dense.format);
+  EXPECT_TRUE(lazy.weights->layers[0].wq.lazy());
+  EXPECT_TRUE(lazy.weights->embed.lazy());
+  EXPECT_LT(resident_weight_bytes(*lazy.weights), resident_weight_bytes(*dense.weights) / 50);  // vectors only
+
+  std::vector<int32_t> tokens = test::reference("tiny-llama")["sample_ids"].get<std::vector<int32_t>>();
+  tokens.resize(std::min<size_t>(tokens.size(), 40));
+  const std::vector<float> a = logits_of(dense, tokens), b = logits_of(lazy, tokens);
+  ASSERT_EQ(a.size(), b.size());
+  double max_diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(a[i] - b[i])));
+  EXPECT_LT(max_diff, 1e-4);  // the same products, tiled over output rows
+
+  // Value for value once materialized.
+  materialize_all(*lazy.weights);
+  EXPECT_EQ(lazy.weights->layers[2].down.data, dense.weights->layers[2].down.data);
+  EXPECT_EQ(lazy.weights->embed.data, dense.weights->embed.data);
+}
+
+TEST(HfLazyLoad, EveryLayoutLoadsLazilyToTheDenseModel) {
+  test::TempDir tmp;
+  for (HfQuantFormat f : {HfQuantFormat::Gptq, HfQuantFormat::Awq, HfQuantFormat::CompressedTensors, HfQuantFormat::Mlx}) {
+    SCOPED_TRACE(hf_quant_format_name(f));
+    HfQuantizeJob job;
+    job.model_dir = test::model_dir("tiny-llama");
+    job.output_dir = tmp / hf_quant_format_name(f);
+    job.format = f;
+    job.quant.method = IntQuantMethod::Rtn;
+    run_hf_quantize(job);
+    expect_lazy_equals_dense(job.output_dir);
+  }
+  for (const char* method : {"fp8", "fp4"}) {
+    SCOPED_TRACE(method);
+    LowbitQuantizeJob job;
+    job.model_dir = test::model_dir("tiny-llama");
+    job.output_dir = tmp / method;
+    job.scheme = parse_lowbit_scheme(method, "", "", false);
+    job.scheme.use_importance = false;  // no calibration needed
+    run_lowbit_quantize(job);
+    expect_lazy_equals_dense(job.output_dir);
+  }
+}
+
+TEST(DecodedRows, DecodesOnceAndKeepsAtMostCapacityWeights) {
+  auto cache = make_decoded_weight_cache(2);
+  int decodes[3] = {0, 0, 0};
+  std::vector<std::shared_ptr<const RowSource>> rows;
+  for (int k = 0; k < 3; ++k)
+    rows.push_back(decoded_rows(cache, 4, 3, 2, [k, &decodes] {
+      ++decodes[k];
+      Tensor t;
+      t.resize({4, 3});
+      for (size_t i = 0; i < t.data.size(); ++i) t.data[i] = float(100 * k + int(i));
+      return t;
+    }));
+  float out[6];
+  rows[0]->read_rows(1, 2, out);
+  EXPECT_EQ(out[0], 3.0f);
+  EXPECT_EQ(out[5], 8.0f);
+  rows[0]->read_rows(3, 1, out);  // a later tile of the same weight: no second decode
+  EXPECT_EQ(out[2], 11.0f);
+  EXPECT_EQ(decodes[0], 1);
+  rows[1]->read_rows(0, 1, out);
+  rows[2]->read_rows(0, 1, out);  // evicts weight 0, the least recently used
+  EXPECT_EQ(out[0], 200.0f);
+  rows[1]->read_rows(0, 1, out);
+  EXPECT_EQ(decodes[1], 1);
+  rows[0]->read_rows(0, 1, out);
+  EXPECT_EQ(decodes[0], 2);
+  EXPECT_EQ(rows[0]->row_bytes(), 2u);
+}
+
+}  // namespace
+}  // namespace llmq
