@@ -9,6 +9,7 @@
 
 #include "common/cached_model.h"
 #include "common/fixtures.h"
+#include "common/logits.h"
 #include "export/hf/hf_quantize_pipeline.h"
 #include "export/hf/loaders/ct_lowbit_loader.h"
 #include "export/hf/loaders/hf_quant_loader.h"
@@ -18,14 +19,6 @@
 
 namespace llmq {
 namespace {
-
-std::vector<float> logits_of(const LoadedModel& m, const std::vector<int32_t>& tokens) {
-  Transformer model(m.weights);
-  KvCache cache = model.make_cache(int64_t(tokens.size()));
-  std::vector<float> logits;
-  model.forward(tokens.data(), int64_t(tokens.size()), cache, logits);
-  return logits;
-}
 
 void expect_lazy_equals_dense(const std::string& dir) {
   register_hf_quant_loaders();
@@ -39,7 +32,7 @@ void expect_lazy_equals_dense(const std::string& dir) {
 
   std::vector<int32_t> tokens = test::reference("tiny-llama")["sample_ids"].get<std::vector<int32_t>>();
   tokens.resize(std::min<size_t>(tokens.size(), 40));
-  const std::vector<float> a = logits_of(dense, tokens), b = logits_of(lazy, tokens);
+  const std::vector<float> a = test::logits_of(dense.weights, tokens), b = test::logits_of(lazy.weights, tokens);
   ASSERT_EQ(a.size(), b.size());
   double max_diff = 0;
   for (size_t i = 0; i < a.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(a[i] - b[i])));

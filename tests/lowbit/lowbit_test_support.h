@@ -9,6 +9,7 @@
 #include "common/cached_model.h"
 #include "common/calibration_windows.h"
 #include "common/fixtures.h"
+#include "common/logits.h"
 #include "eval/perplexity.h"
 #include "model/model_loader.h"
 #include "model/transformer.h"
@@ -32,15 +33,6 @@ inline double wiki_ppl(const std::shared_ptr<ModelWeights>& w, const Tokenizer& 
   po.ctx = ctx;
   po.chunks = chunks;
   return perplexity(model, wiki_tokens(tok), po).ppl;
-}
-
-// Logits of one forward pass over `tokens`.
-inline std::vector<float> logits_of(const std::shared_ptr<const ModelWeights>& w, const std::vector<int32_t>& tokens) {
-  Transformer model(w);
-  KvCache cache = model.make_cache(int64_t(tokens.size()));
-  std::vector<float> logits;
-  model.forward(tokens.data(), int64_t(tokens.size()), cache, logits);
-  return logits;
 }
 
 }  // namespace llmq::test

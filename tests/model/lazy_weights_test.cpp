@@ -6,23 +6,12 @@
 #include <gtest/gtest.h>
 
 #include "common/fixtures.h"
+#include "common/logits.h"
 #include "model/model_loader.h"
 #include "model/transformer.h"
 #include "util/error.h"
 
 using namespace llmq;
-
-namespace {
-
-std::vector<float> logits_of(const LoadedModel& m, const std::vector<int32_t>& tokens) {
-  Transformer model(m.weights);
-  KvCache cache = model.make_cache(int64_t(tokens.size()));
-  std::vector<float> logits;
-  model.forward(tokens.data(), int64_t(tokens.size()), cache, logits);
-  return logits;
-}
-
-}  // namespace
 
 class LazyWeights : public ::testing::TestWithParam<std::string> {};
 
@@ -32,7 +21,7 @@ TEST_P(LazyWeights, LogitsEqualTheDenseModel) {
   LoadedModel lazy = load_model(test::model_dir(name), {.lazy = true});
   std::vector<int32_t> tokens = test::reference(name)["sample_ids"].get<std::vector<int32_t>>();
   tokens.resize(std::min<size_t>(tokens.size(), 48));
-  const std::vector<float> a = logits_of(dense, tokens), b = logits_of(lazy, tokens);
+  const std::vector<float> a = test::logits_of(dense.weights, tokens), b = test::logits_of(lazy.weights, tokens);
   ASSERT_EQ(a.size(), b.size());
   double max_diff = 0;
   for (size_t i = 0; i < a.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(a[i] - b[i])));
