@@ -6,6 +6,8 @@
 #
 #   bash bench/real_size.sh depth            # 1B width at 8, 16, 32 layers: memory must stay flat
 #   bash bench/real_size.sh 7b [STEP...]     # Llama-2-7B shape; steps: inspect ppl generate analyze q4km ppl_q4km
+#                                            #   iq2xxs dynamic gptq ppl_gptq awq fp8 (default: the first six)
+#   bash bench/real_size.sh 70b-width        # Llama-3-70B width cut to 2 layers: the per-layer memory of 70B
 #
 # WORK (default /work/bench-real) holds the checkpoints (13.5 GB for 7B).
 set -euo pipefail
@@ -58,8 +60,25 @@ case "${1:-}" in
         q4km) run 7b-gguf-q4km "$BIN" quantize "$M" gguf -q Q4_K_M --imatrix "$WORK/llama-7b.imatrix" \
                   -o "$WORK/llama-7b-Q4_K_M.gguf" ;;
         ppl_q4km) run 7b-q4km-ppl-2x512 "$BIN" quality perplexity "$WORK/llama-7b-Q4_K_M.gguf" --data "$DATA" --chunks 2 --ctx 512 ;;
+        iq2xxs) run 7b-gguf-iq2xxs "$BIN" quantize "$M" gguf -q IQ2_XXS --imatrix "$WORK/llama-7b.imatrix" \
+                    -o "$WORK/llama-7b-IQ2_XXS.gguf" ;;
+        dynamic) run 7b-gguf-dynamic-3.5 "$BIN" quantize "$M" gguf -q dynamic --target-bpw 3.5 --sensitivity fast \
+                     --imatrix "$WORK/llama-7b.imatrix" -o "$WORK/llama-7b-dyn3.5.gguf" ;;
+        # GPTQ/AWQ calibrate on GPTQ_SAMPLES windows of 512 (default 2: hours on 2 cores otherwise; see docs/performance.md).
+        gptq) run 7b-gptq-w4g128 "$BIN" quantize "$M" gptq --calibration "$CALIB" --samples "${GPTQ_SAMPLES:-2}" --ctx 512 \
+                  --format-out gptq -o "$WORK/llama-7b-gptq" --restart ;;
+        ppl_gptq) run 7b-gptq-ppl-2x512 "$BIN" quality perplexity "$WORK/llama-7b-gptq" --data "$DATA" --chunks 2 --ctx 512 ;;
+        awq) run 7b-awq-w4g128 "$BIN" quantize "$M" awq --calibration "$CALIB" --samples "${GPTQ_SAMPLES:-2}" --ctx 512 \
+                 -o "$WORK/llama-7b-awq" --restart ;;
+        fp8) run 7b-fp8-dynamic "$BIN" quantize "$M" fp8 -o "$WORK/llama-7b-fp8" --restart ;;
         *) echo "unknown step $s" >&2; exit 2 ;;
       esac
     done ;;
-  *) sed -n '2,10p' "$0"; exit 2 ;;
+  70b-width)
+    M="$WORK/w8192-L2"
+    synth "$M" --preset llama-70b --layers 2
+    run 70bw-L2-ppl-1x512 "$BIN" quality perplexity "$M" --data "$DATA" --chunks 1 --ctx 512
+    run 70bw-L2-gptq "$BIN" quantize "$M" gptq --calibration "$CALIB" --samples 2 --ctx 512 -o "$WORK/w8192-L2-gptq" --restart
+    rm -rf "$WORK/w8192-L2-gptq" ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

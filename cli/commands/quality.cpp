@@ -56,9 +56,14 @@ static void register_perplexity(CLI::App* quality) {
       std::fprintf(stderr, "warning: %s has only %lld windows of %lld tokens; using all of them\n", a->data.c_str(),
                    (long long)avail, (long long)a->ctx);
     Progress bar("perplexity", size_t(n), true, "chunks");
-    PerplexityResult r = perplexity(model, tokens, po, [&](int64_t, int64_t, double running) {
-      bar.update(1, fmt::format("ppl {:.4f}", running));
-    });
+    PerplexityResult r;
+    try {
+      r = perplexity(model, tokens, po, [&](int64_t, int64_t, double running) {
+        bar.update(1, fmt::format("ppl {:.4f}", running));
+      });
+    } catch (const Error& e) {
+      throw file_error(a->model, e.what());  // a non-finite result is the model's: name it
+    }
     bar.finish();
     nlohmann::json j = {{"model", a->model}, {"data", a->data}, {"ctx", a->ctx}, {"chunks", r.chunks},
                         {"tokens_in_text", tokens.size()}, {"tokens_scored", r.tokens_scored},

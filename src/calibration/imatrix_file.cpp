@@ -262,6 +262,17 @@ void ImatrixFile::index(int64_t n_experts) {
   for (const auto& [name, e] : data_.entries) {
     const int64_t nval = int64_t(e.sums.size());
     int64_t nmat = int64_t(e.counts.size());
+    // Sums of squares are finite and never negative, and a tensor whose every sum is zero saw no
+    // input: used as weights they would silently steer (or switch off) the quantizers.
+    bool any_positive = false;
+    for (int64_t i = 0; i < nval; ++i) {
+      const float v = e.sums[size_t(i)];
+      if (!std::isfinite(v) || v < 0.0f) fail("entry '{}': value {} at column {} is not a finite sum of squares", name, v, i);
+      any_positive = any_positive || v > 0.0f;
+    }
+    if (nval > 0 && !any_positive) fail("entry '{}': every value is zero (no calibration input reached it)", name);
+    for (int64_t c : e.counts)
+      if (c < 0) fail("entry '{}': negative token count {}", name, c);
     std::vector<float> mean(e.sums.size());
     if (data_.legacy) {
       const int64_t ncall = e.counts.empty() ? 0 : e.counts[0];

@@ -52,6 +52,10 @@ PerplexityResult perplexity(const Transformer& model, const std::vector<int32_t>
       sum2 += v * v;
     }
     count += ctx - from;
+    // NaN or Inf logits mean non-finite weights, activations or config values: a number printed
+    // from them would look like a result, so stop here.
+    if (!std::isfinite(chunk_sum))
+      fail("window {} gives a non-finite log-likelihood: the model computes NaN or Inf (check its weights and config)", c);
     r.chunk_nll.push_back(chunk_sum / double(ctx - from));
     if (on_chunk) on_chunk(c, n_chunks, std::exp(sum / double(count)));
   }

@@ -126,13 +126,15 @@ HfBitAllocation allocate_hf_bits(ModelWeights& weights, const ImatrixFile& imatr
       if (v && int64_t(v->size()) == la.cols) imp = v->data();
     }
     la.has_importance = imp != nullptr;
+    Tensor dense = *l.weight;  // one linear at a time in fp32 (the model may be lazy)
+    dense.materialize();
     for (int b : a.widths) {
       IntQuantizeOptions o = quant;
       o.linear_bits = {{l.name, b}};
       HfWidthOption opt;
       opt.bits = b;
       opt.bytes = quantized_linear_bytes(format, l.name, la.rows, la.cols, o);
-      opt.fast = rtn_weighted_error(*l.weight, o.spec_of(l.name), imp);
+      opt.fast = rtn_weighted_error(dense, o.spec_of(l.name), imp);
       opt.sensitivity = opt.fast;
       la.options.push_back(opt);
     }

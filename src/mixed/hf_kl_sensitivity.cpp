@@ -84,7 +84,7 @@ HfBitAllocation allocate_hf_bits_for_model(const std::string& model_dir, const s
   if (!fs::exists(fs::path(model_dir) / "config.json"))
     throw file_error(model_dir, "not a Hugging Face model directory (no config.json)");
   const ImatrixFile imatrix(imatrix_path);
-  LoadedModel m = load_hf_model(model_dir);
+  LoadedModel m = load_hf_model(model_dir, {.lazy = true});
 
   std::string data = opt.data_path;
   if (data.empty()) data = default_calibration_path(model_dir).value_or("");

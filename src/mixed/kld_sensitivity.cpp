@@ -81,16 +81,21 @@ double KldSensitivityMeter::measure(const std::vector<std::string>& names, int l
 
 double KldSensitivityMeter::measure_parts(const std::vector<Tensor*>& parts, int first,
                                           const std::function<void(size_t, Tensor&)>& quantize) {
-  std::vector<std::vector<float>> saved;
-  for (Tensor* t : parts) saved.push_back(t->data);
+  // The tensors as they were (a lazy one stays a cheap handle on its rows),
+  // then dense copies that the quantizer edits; restored however this ends.
+  std::vector<Tensor> saved;
+  for (Tensor* t : parts) saved.push_back(*t);
   struct Restore {
     const std::vector<Tensor*>& parts;
-    std::vector<std::vector<float>>& saved;
+    std::vector<Tensor>& saved;
     ~Restore() {
-      for (size_t i = 0; i < saved.size(); ++i) parts[i]->data = std::move(saved[i]);
+      for (size_t i = 0; i < saved.size(); ++i) *parts[i] = std::move(saved[i]);
     }
   } restore{parts, saved};
-  for (size_t e = 0; e < parts.size(); ++e) quantize(e, *parts[e]);
+  for (size_t e = 0; e < parts.size(); ++e) {
+    parts[e]->materialize();
+    quantize(e, *parts[e]);
+  }
 
   const ModelConfig& c = w_->cfg;
   const bool embedding = first < 0;

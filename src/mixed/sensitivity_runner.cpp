@@ -34,13 +34,13 @@ SensitivityRun measure_sensitivities(const TensorCatalog& catalog, const std::ve
   run.cache_note = cache.note();
   SensitivityTable& table = cache.table();
 
-  // The accurate meter needs the whole fp32 model and a base run: build it
-  // only when something is left to measure.
+  // The accurate meter needs a base run over the (lazily loaded) model: build
+  // it only when something is left to measure.
   std::unique_ptr<KldSensitivityMeter> meter;
   auto need_meter = [&] {
     if (meter) return;
     if (opt.data_path.empty()) fail("accurate sensitivity needs calibration text (--sensitivity-data)");
-    meter = make_kld_meter(load_hf_model(catalog.model_dir()), opt.data_path, opt.kld, opt.importance);
+    meter = make_kld_meter(load_hf_model(catalog.model_dir(), {.lazy = true}), opt.data_path, opt.kld, opt.importance);
   };
 
   std::vector<float> values, scratch;

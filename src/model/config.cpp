@@ -1,6 +1,9 @@
 #include "model/config.h"
 
 #include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
 
 #include "util/error.h"
 
@@ -129,7 +132,43 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j, const std::string& p
   if (!c.is_moe() && c.ffn <= 0) throw file_error(path, "missing or non-positive \"intermediate_size\"");
   c.bos_id = opt_id(j, "bos_token_id");
   c.eos_id = opt_id(j, "eos_token_id");
+  c.check(path);
   return c;
+}
+
+void ModelConfig::check(const std::string& path) const {
+  // Far beyond any published model, small enough that the per-layer and
+  // per-expert bookkeeping sized from them stays small for a corrupt file.
+  auto in_range = [&](const char* what, int64_t v, int64_t lo, int64_t hi) {
+    if (v < lo || v > hi) throw file_error(path, fmt::format("{} = {} is out of range ({}..{})", what, v, lo, hi));
+  };
+  in_range("hidden size", hidden, 1, int64_t(1) << 18);
+  in_range("layer count", n_layers, 1, 4096);
+  in_range("attention heads", n_heads, 1, 4096);
+  in_range("key/value heads", n_kv_heads, 1, n_heads);
+  in_range("head dim", head_dim, 2, 8192);
+  in_range("vocabulary size", vocab, 1, int64_t(1) << 24);
+  in_range("context length", max_positions, 1, int64_t(1) << 30);
+  if (!is_moe()) in_range("MLP width", ffn, 1, int64_t(1) << 20);
+  if (is_moe()) {
+    in_range("experts", n_experts, 1, 4096);
+    in_range("experts per token", n_experts_used, 1, n_experts);
+    in_range("expert MLP width", moe_ffn, 1, int64_t(1) << 20);
+  }
+  auto positive = [&](const char* what, double v) {
+    if (!std::isfinite(v) || !(v > 0)) throw file_error(path, fmt::format("{} = {} must be a positive number", what, v));
+  };
+  positive("rope_theta", rope_theta);
+  if (!std::isfinite(rms_eps) || rms_eps < 0)
+    throw file_error(path, fmt::format("rms_norm_eps = {} must be a non-negative number", rms_eps));
+  if (rope_scaling.type != "default") positive("rope scaling factor", rope_scaling.factor);
+  if (rope_scaling.type == "llama3") {
+    positive("rope scaling low_freq_factor", rope_scaling.low_freq_factor);
+    positive("rope scaling high_freq_factor", rope_scaling.high_freq_factor);
+    if (!(rope_scaling.high_freq_factor > rope_scaling.low_freq_factor))
+      throw file_error(path, "rope scaling high_freq_factor must exceed low_freq_factor");
+    in_range("rope scaling original_max_position_embeddings", rope_scaling.original_max_position, 1, int64_t(1) << 30);
+  }
 }
 
 }  // namespace llmq

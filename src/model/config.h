@@ -51,6 +51,12 @@ struct ModelConfig {
 
   // Parses config.json content; `path` is used in error messages.
   static ModelConfig from_json(const nlohmann::json& j, const std::string& path);
+
+  // Throws llmq::Error naming `path` for values no model has: sizes out of
+  // range (checked before anything is allocated from them), a non-positive or
+  // non-finite rope_theta or rope factor, a negative or non-finite RMSNorm
+  // epsilon. Both config.json and GGUF metadata go through it.
+  void check(const std::string& path) const;
 };
 
 }  // namespace llmq

@@ -30,6 +30,10 @@ struct ForwardHooks {
   virtual void on_layer_output(int layer, const float* X, int64_t T, int64_t hidden) {}
   // Final-normed hidden state before the output head's matmul ([T, hidden]); may be modified.
   virtual void on_head_input(float* X, int64_t T, int64_t hidden) {}
+  // True when the rest of `layer` may be skipped once the inputs of `slot`
+  // have gone by: for passes that only observe a layer's inputs and discard
+  // its output (GPTQ's per-stage statistics). The layer's output is then garbage.
+  virtual bool done_after(int layer, LinearSlot slot) const { return false; }
 };
 
 }  // namespace llmq

@@ -51,7 +51,7 @@ struct Tensor {
   // Lazy -> dense (no-op when dense).
   void materialize();
   // Bytes resident for this tensor (the dense copy; 0 while lazy).
-  size_t resident_bytes() const { return data.size() * sizeof(float); }
+  size_t resident_bytes() const { return data.capacity() * sizeof(float); }  // capacity: what the allocator holds
 };
 
 std::string shape_str(const std::vector<int64_t>& shape);  // "[512, 256]"

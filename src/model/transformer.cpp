@@ -96,6 +96,7 @@ void Transformer::attention(int l, const float* h, float* out, int64_t T, KvCach
                 V + kvh * hd, int(kvd), 0.0f, attn.data() + head * hd, int(qd));
   }
   if (hooks) hooks->on_linear_input(l, LinearSlot::O, -1, attn.data(), T, qd);
+  if (hooks && hooks->done_after(l, LinearSlot::O)) return;
   fake_quantize_linear_input(w_->runtime.inputs, l, LinearSlot::O, attn.data(), T, qd);
   ops::linear(attn.data(), L.wo, L.bo, out, T);
   if (hooks) hooks->on_linear_output(l, LinearSlot::O, 0, -1, out, T, c.hidden);
@@ -115,6 +116,7 @@ static void swiglu_mlp(const Tensor& gate, const Tensor& up, const Tensor& down,
   }
   ops::swiglu(g.data(), u.data(), g.data(), T * ffn);
   if (hooks) hooks->on_linear_input(layer, LinearSlot::Down, expert, g.data(), T, ffn);
+  if (hooks && hooks->done_after(layer, LinearSlot::Down)) return;
   fake_quantize_linear_input(act_quant, layer, LinearSlot::Down, g.data(), T, ffn);
   ops::linear(g.data(), down, kNoBias, out, T);
   if (hooks) hooks->on_linear_output(layer, LinearSlot::Down, 0, expert, out, T, hidden);
@@ -166,6 +168,7 @@ void Transformer::moe_mlp(int l, const float* h, float* out, int64_t T, ForwardH
     std::vector<float> xin(size_t(n * hidden)), y(size_t(n * hidden));
     for (int64_t i = 0; i < n; ++i) std::memcpy(xin.data() + i * hidden, h + rows[size_t(i)] * hidden, size_t(hidden) * 4);
     if (hooks) hooks->on_linear_input(l, LinearSlot::GateUp, e, xin.data(), n, hidden);
+    if (hooks && hooks->done_after(l, LinearSlot::GateUp)) continue;
     // The router above read the unquantized input: runtimes leave the router in full precision.
     fake_quantize_linear_input(w_->runtime.inputs, l, LinearSlot::GateUp, xin.data(), n, hidden);
     const ExpertWeights& X = L.experts[size_t(e)];
@@ -185,10 +188,13 @@ void Transformer::run_layer(int l, float* X, int64_t T, KvCache& cache, ForwardH
   const float eps = float(c.rms_eps);
   std::vector<float> h(size_t(T * H)), o(size_t(T * H));
 
+  auto done = [&](LinearSlot s) { return hooks && hooks->done_after(l, s); };
   ops::rms_norm(X, L.attn_norm.data.data(), h.data(), T, H, eps);
   if (hooks) hooks->on_linear_input(l, LinearSlot::QKV, -1, h.data(), T, H);
+  if (done(LinearSlot::QKV)) return;
   fake_quantize_linear_input(w_->runtime.inputs, l, LinearSlot::QKV, h.data(), T, H);
   attention(l, h.data(), o.data(), T, cache, hooks);
+  if (done(LinearSlot::O)) return;
   for (int64_t i = 0; i < T * H; ++i) X[i] += o[size_t(i)];
 
   ops::rms_norm(X, L.ffn_norm.data.data(), h.data(), T, H, eps);
@@ -196,9 +202,11 @@ void Transformer::run_layer(int l, float* X, int64_t T, KvCache& cache, ForwardH
     moe_mlp(l, h.data(), o.data(), T, hooks);
   } else {
     if (hooks) hooks->on_linear_input(l, LinearSlot::GateUp, -1, h.data(), T, H);
+    if (done(LinearSlot::GateUp)) return;
     fake_quantize_linear_input(w_->runtime.inputs, l, LinearSlot::GateUp, h.data(), T, H);
     dense_mlp(l, h.data(), o.data(), T, hooks);
   }
+  if (done(LinearSlot::GateUp) || done(LinearSlot::Down)) return;
   for (int64_t i = 0; i < T * H; ++i) X[i] += o[size_t(i)];
   if (hooks) hooks->on_layer_output(l, X, T, H);
 }

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <fstream>
 
+#include <limits>
+
 #include <gtest/gtest.h>
 
 #include "calibration/imatrix_file.h"
@@ -131,6 +133,35 @@ TEST(ImatrixFormat, MalformedFilesNameFileAndProblem) {
     EXPECT_NE(std::string(e.what()).find("cut.dat: truncated legacy imatrix"), std::string::npos) << e.what();
   }
   EXPECT_THROW(read_imatrix(dir / "absent.dat"), Error);
+}
+
+// Sums of squares that no calibration could produce are refused, naming the file and entry,
+// instead of steering the quantizers (a NaN weight, a negative one, or nothing at all).
+TEST(ImatrixFile, NonFiniteNegativeOrAllZeroSumsAreRefused) {
+  TempDir dir;
+  const std::vector<std::pair<float, std::string>> cases = {
+      {std::numeric_limits<float>::quiet_NaN(), "not a finite sum"},
+      {std::numeric_limits<float>::infinity(), "not a finite sum"},
+      {-1.0f, "not a finite sum"}};
+  for (const auto& [v, why] : cases) {
+    ImatrixData d = sample();
+    d.entries["blk.0.attn_q.weight"].sums[2] = v;
+    write_imatrix_gguf(d, dir / "bad.imatrix");
+    try {
+      ImatrixFile f(dir / "bad.imatrix");
+      FAIL() << v << " accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("bad.imatrix"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("blk.0.attn_q.weight"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  }
+  ImatrixData zero = sample();
+  zero.entries["blk.0.attn_q.weight"].sums.assign(4, 0.0f);
+  write_imatrix_gguf(zero, dir / "zero.imatrix");
+  EXPECT_THROW(ImatrixFile(dir / "zero.imatrix"), Error);
+  write_imatrix_gguf(sample(), dir / "good.imatrix");  // an expert with zero sums inside a routed tensor is fine
+  EXPECT_NO_THROW(ImatrixFile(dir / "good.imatrix"));
 }
 
 }  // namespace

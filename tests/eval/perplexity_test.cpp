@@ -1,6 +1,7 @@
 // Perplexity: windowing and scoring against a direct computation, and the
 // full reference protocol against PyTorch's numbers for every fixture model.
 #include <cmath>
+#include <limits>
 
 #include <gtest/gtest.h>
 
@@ -8,8 +9,26 @@
 #include "eval/perplexity.h"
 #include "model/model_loader.h"
 #include "tokenizer/tokenizer.h"
+#include "util/error.h"
 
 using namespace llmq;
+
+// A model that computes NaN (a NaN weight) gives an error, not "PPL = nan".
+TEST(Perplexity, NonFiniteLogitsAreAnError) {
+  LoadedModel m = load_model(test::model_dir("tiny-llama"));
+  m.weights->layers[1].wo.data[7] = std::numeric_limits<float>::quiet_NaN();
+  Transformer model(m.weights);
+  std::vector<int32_t> tokens = m.tokenizer->encode(test::read_file(test::data_file("wikitext2_test.txt")).substr(0, 5000));
+  PerplexityOptions o;
+  o.ctx = 32;
+  o.chunks = 2;
+  try {
+    perplexity(model, tokens, o);
+    FAIL() << "NaN perplexity returned";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("non-finite"), std::string::npos) << e.what();
+  }
+}
 
 TEST(Perplexity, MatchesDirectComputation) {
   LoadedModel m = load_model(test::model_dir("tiny-llama"));

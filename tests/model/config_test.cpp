@@ -68,6 +68,43 @@ TEST(Config, Errors) {
   EXPECT_THROW(ModelConfig::from_json(rs, "c"), Error);
 }
 
+// Values no model has are refused before anything is sized from them (a corrupt or hand-edited
+// config would otherwise give NaN perplexities or allocate for a million layers).
+TEST(Config, ImpossibleValuesAreRefused) {
+  auto refused = [](json j, const std::string& what) {
+    try {
+      ModelConfig::from_json(j, "/m/config.json");
+      ADD_FAILURE() << what << " accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("/m/config.json: "), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  json j = base("llama");
+  j["rope_theta"] = 0.0;
+  refused(j, "rope_theta");
+  j["rope_theta"] = -10000.0;
+  refused(j, "rope_theta");
+  j = base("llama");
+  j["rms_norm_eps"] = -1e-6;
+  refused(j, "rms_norm_eps");
+  j = base("llama");
+  j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 0.0}};
+  refused(j, "rope scaling factor");
+  j = base("llama");
+  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 4.0}, {"high_freq_factor", 4.0}};
+  refused(j, "high_freq_factor");
+  j = base("llama");
+  j["num_hidden_layers"] = 1000000;
+  refused(j, "layer count");
+  j = base("llama");
+  j["vocab_size"] = int64_t(1) << 30;
+  refused(j, "vocabulary size");
+  j = base("llama");
+  j["rms_norm_eps"] = 0.0;  // unusual but well defined
+  EXPECT_NO_THROW(ModelConfig::from_json(j, "c"));
+}
+
 TEST(Rope, ScalingTypes) {
   json j = base("llama");
   j["head_dim"] = 128;

@@ -88,6 +88,11 @@ ModelConfig model_config_from_gguf(const GgufReader& g) {
   }
   if (auto bos = g.get_int_optional("tokenizer.ggml.bos_token_id")) c.bos_id = *bos;
   if (auto eos = g.get_int_optional("tokenizer.ggml.eos_token_id")) c.eos_id = *eos;
+  c.check(g.path());
+  // block_count must be the blocks the file holds: a corrupted count would otherwise size everything after it.
+  if (!g.find_tensor(fmt::format("blk.{}.attn_norm.weight", c.n_layers - 1)) ||
+      g.find_tensor(fmt::format("blk.{}.attn_norm.weight", c.n_layers)))
+    throw file_error(g.path(), fmt::format("block_count is {}, but the file's tensors are of another number of blocks", c.n_layers));
   return c;
 }
 

@@ -57,6 +57,23 @@ void quantize_linears(std::vector<LayerLinear>& linears, GramCollector& gram, co
   }
 }
 
+// One true-sequential stage's statistics: the Gram matrices of its slots'
+// inputs, and the end of the layer pass once the last of them has gone by
+// (the pass's output is thrown away), so that the q/k/v stage costs a norm
+// and the o stage the attention, not a whole layer each.
+class StageHooks : public ForwardHooks {
+ public:
+  StageHooks(GramCollector& gram, const std::set<LinearSlot>& stage) : gram_(gram), last_(*stage.rbegin()) {}
+  void on_linear_input(int layer, LinearSlot slot, int expert, float* X, int64_t T, int64_t in) override {
+    gram_.on_linear_input(layer, slot, expert, X, T, in);
+  }
+  bool done_after(int, LinearSlot slot) const override { return slot == last_; }
+
+ private:
+  GramCollector& gram_;
+  LinearSlot last_;  // the slots run in enum order: QKV, O, GateUp, Down
+};
+
 std::vector<LayerLinear> of_slots(const std::vector<LayerLinear>& all, const std::set<LinearSlot>& slots) {
   std::vector<LayerLinear> out;
   for (const LayerLinear& l : all)
@@ -100,7 +117,8 @@ QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector
     const std::vector<LayerLinear> all = without_ignored(layer_linears(*qm.weights, l), ignore);
     for (const std::set<LinearSlot>& stage : stages) {
       GramCollector gram(stage, {l});
-      inputs.run(l, &gram, false);
+      StageHooks hooks(gram, stage);
+      inputs.run(l, &hooks, false);
       std::vector<LayerLinear> linears = of_slots(all, stage);
       quantize_linears(linears, gram, opt, qm);
     }
