@@ -18,6 +18,7 @@
 #include "io/gguf/gguf_tensor_info.h"
 #include "quant/formats/ggml/ggml_quants.h"
 #include "util/error.h"
+#include "util/finite_check.h"
 #include "util/progress.h"
 
 namespace llmq::cli {
@@ -139,8 +140,12 @@ void register_quantize(CLI::App& app) {
   cmd->add_option("-t,--threads", opts->threads, "Threads (0 = all cores)")->capture_default_str()->check(CLI::Range(0, 1024));
   cmd->add_flag("--quiet", opts->quiet, "No progress output");
   add_overwrite_option(cmd, *opts);
+  auto allow_nonfinite = std::make_shared<bool>(false);
+  cmd->add_flag("--allow-nonfinite", *allow_nonfinite,
+                "Quantize weights that hold NaN or Inf instead of refusing them (they become zeros or NaN blocks)");
   cmd->callback([=] {
     apply_common_options(*opts);
+    set_allow_nonfinite(*allow_nonfinite);
     protect_run_inputs({a->model, a->imatrix, hf->calibration, dyn->dyn.profile, dyn->dyn.super_weights,
                         dyn->quality.data});
     if (is_lowbit_method(a->format)) {  // FP8 / FP4 / int8 / SmoothQuant compressed-tensors checkpoints

@@ -4,6 +4,7 @@
 #include "export/gguf/rope_permutation.h"
 #include "model/tensor.h"
 #include "util/error.h"
+#include "util/finite_check.h"
 
 namespace llmq {
 
@@ -35,7 +36,11 @@ void read_gguf_tensor(const HfCheckpoint& ckpt, const ModelConfig& cfg, const Gg
   }
   check_gguf_sources(ckpt, spec);
   const size_t per_source = out.size() / spec.sources.size();
-  for (size_t i = 0; i < spec.sources.size(); ++i) ckpt.find(spec.sources[i])->to_f32(out.data() + i * per_source);
+  for (size_t i = 0; i < spec.sources.size(); ++i) {
+    const TensorView* tv = ckpt.find(spec.sources[i]);
+    tv->to_f32(out.data() + i * per_source);
+    check_finite(out.data() + i * per_source, per_source, tv->file, spec.sources[i]);
+  }
   if (spec.rope_permute_heads > 0) {
     scratch.resize(out.size());
     const int64_t rows = spec.ne.size() == 1 ? spec.ne[0] : spec.ne[1];

@@ -270,7 +270,7 @@ QuantizedModel quantize_model_awq(const ModelWeights& source, const std::vector<
   const IgnoreList ignore(opt.ignore);
 
   for (int l = first; l < n_layers; ++l) {
-    materialize_layer(*qm.weights, l);
+    prepare_layer(*qm.weights, l, stream);
     // The layer's input statistics, on inputs from the already quantized layers (sequential) or from
     // the full-precision model (then this pass also advances the states through the unquantized layer).
     AbsMeanCollector stats(l);

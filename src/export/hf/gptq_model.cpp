@@ -98,7 +98,7 @@ QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector
     pass.add(gram);
     pass.run(windows);
     for (int l = first; l < n_layers; ++l) {
-      materialize_layer(*qm.weights, l);
+      prepare_layer(*qm.weights, l, stream);
       std::vector<LayerLinear> linears = without_ignored(layer_linears(*qm.weights, l), ignore);
       quantize_linears(linears, gram, opt, qm);
       finish_layer(qm, source, l, stream, nullptr);
@@ -113,7 +113,7 @@ QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector
   LayerInputs inputs(model, windows);
   if (first > 0) inputs.set_states(std::move(stream->states));
   for (int l = first; l < n_layers; ++l) {
-    materialize_layer(*qm.weights, l);
+    prepare_layer(*qm.weights, l, stream);
     const std::vector<LayerLinear> all = without_ignored(layer_linears(*qm.weights, l), ignore);
     for (const std::set<LinearSlot>& stage : stages) {
       GramCollector gram(stage, {l});

@@ -111,6 +111,8 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
   IntLayerStream stream;
   stream.first_layer = resume_layer(spill, carries_states, n_layers, stream.states);
   out.resumed_layers = stream.first_layer;
+  check_outer_tensors_finite(*m.weights, job.model_dir);
+  stream.layer_ready = [&](int l, ModelWeights& w) { check_layer_finite(w, l, job.model_dir); };
   StateSaveClock clock;
   stream.layer_done = [&](int l, QuantizedModel& qm, const WindowStates* next) {
     std::vector<OutTensor> tensors;

@@ -8,6 +8,9 @@
 #include <functional>
 #include <vector>
 
+#include "model/layer_residency.h"
+#include "model/weights.h"
+
 namespace llmq {
 
 // Hidden states entering a decoder layer, one [T * hidden] vector per calibration window.
@@ -25,6 +28,18 @@ struct LayerStream {
   // entries, fallbacks and warnings added since the previous layer).
   // `next_states`: the hidden states entering layer l + 1, where the quantizer has them.
   std::function<void(int l, Model& m, const WindowStates* next_states)> layer_done;
+  // Layer l of `w` is dense and about to be quantized (e.g. to check its values).
+  std::function<void(int l, ModelWeights& w)> layer_ready;
 };
+
+// Makes layer l of `w` dense and tells the stream (if any).
+template <typename Model>
+void prepare_layer(ModelWeights& w, int l, LayerStream<Model>* stream);
+
+template <typename Model>
+void prepare_layer(ModelWeights& w, int l, LayerStream<Model>* stream) {
+  materialize_layer(w, l);
+  if (stream && stream->layer_ready) stream->layer_ready(l, w);
+}
 
 }  // namespace llmq

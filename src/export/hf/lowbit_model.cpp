@@ -206,7 +206,8 @@ LowbitModel quantize_model_lowbit(const ModelWeights& source, const std::vector<
   for (int layer = 0; layer < n_layers; ++layer) {
     const bool resumed = layer < first;  // finished by an earlier run: only its factors and scales are needed
     if (resumed && !scheme.smooth && !static_acts) continue;
-    materialize_layer(*m.weights, layer);
+    if (resumed) materialize_layer(*m.weights, layer);
+    else prepare_layer(*m.weights, layer, stream);
     if (scheme.smooth) smooth_layer(*m.weights, layer, stats.ranges, {scheme.alpha, scheme.smooth_norms_only}, factors);
     if (static_acts) set_static_scales(m, stats.ranges, factors, layer);
     if (resumed) {

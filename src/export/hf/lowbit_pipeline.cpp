@@ -88,6 +88,8 @@ LowbitQuantizeOutcome run_lowbit_quantize(const LowbitQuantizeJob& job_in, const
   LowbitLayerStream stream;
   stream.first_layer = resume_layer(spill, false, n_layers, stream.states);
   out.resumed_layers = stream.first_layer;
+  check_outer_tensors_finite(*m.weights, job.model_dir);
+  stream.layer_ready = [&](int l, ModelWeights& w) { check_layer_finite(w, l, job.model_dir); };
   stream.layer_done = [&](int l, LowbitModel& qm, const WindowStates*) {
     std::vector<OutTensor> tensors;
     nlohmann::json quantized = nlohmann::json::array();

@@ -45,7 +45,7 @@ QuantizedModel quantize_model_rtn(const ModelWeights& source, const IntQuantizeO
   qm.weights = std::make_shared<ModelWeights>(source);
   const IgnoreList ignore(opt.ignore);
   for (int layer = stream ? stream->first_layer : 0; layer < int(source.cfg.n_layers); ++layer) {
-    materialize_layer(*qm.weights, layer);
+    prepare_layer(*qm.weights, layer, stream);
     for (LayerLinear& l : without_ignored(layer_linears(*qm.weights, layer), ignore)) {
       QuantizedLinear q = quantize_rtn(*l.weight, opt.spec_of(l.name));
       *l.weight = q.dequantize();

@@ -8,6 +8,9 @@
 
 #include <fmt/format.h>
 
+#include "model/layer_residency.h"
+#include "util/finite_check.h"
+
 namespace fs = std::filesystem;
 
 namespace llmq {
@@ -61,6 +64,38 @@ bool StateSaveClock::due(const WindowStates& s, bool last_layer) {
   if (bytes > (size_t(256) << 20) && now - last_ < 30.0) return false;
   last_ = now;
   return true;
+}
+
+namespace {
+
+void check_tensor_finite(const NamedTensor& nt, const std::string& source) {
+  const Tensor& t = *nt.tensor;
+  if (!t.lazy()) {
+    check_finite(t.data.data(), t.data.size(), source, nt.name);
+    return;
+  }
+  const int64_t rows = t.rows(), cols = t.cols();
+  const int64_t tile = std::max<int64_t>(1, (int64_t(4) << 20) / std::max<int64_t>(1, cols * 4));
+  std::vector<float> buf;
+  for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+    const int64_t n = std::min(tile, rows - r0);
+    buf.resize(size_t(n * cols));
+    t.read_rows(r0, n, buf.data());
+    check_finite(buf.data(), buf.size(), source, fmt::format("{} (rows {}..{})", nt.name, r0, r0 + n - 1));
+  }
+}
+
+}  // namespace
+
+void check_outer_tensors_finite(ModelWeights& w, const std::string& source) {
+  if (allow_nonfinite()) return;
+  for (const NamedTensor& nt : named_tensors(w))
+    if (nt.layer < 0) check_tensor_finite(nt, source);
+}
+
+void check_layer_finite(ModelWeights& w, int l, const std::string& source) {
+  if (allow_nonfinite()) return;
+  for (const NamedTensor& nt : layer_tensors(w, l)) check_tensor_finite(nt, source);
 }
 
 std::vector<OutTensor> tensors_with_spilled_layers(

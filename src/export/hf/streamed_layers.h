@@ -40,6 +40,13 @@ class StateSaveClock {
   double last_ = -1e30;
 };
 
+// Refuses NaN/Inf in the weights the pipeline quantizes or copies
+// (util/finite_check.h): the tensors outside the decoder layers (read a tile
+// at a time when lazy), and layer l once it is dense. `source` names the
+// checkpoint in the message.
+void check_outer_tensors_finite(ModelWeights& w, const std::string& source);
+void check_layer_finite(ModelWeights& w, int l, const std::string& source);
+
 // The checkpoint's tensors in file order: the tensors outside the decoder
 // layers from `w` (embeddings, final norm, lm_head; lazy ones stream from the
 // source), each decoder layer's from the spill. `outside` appends one tensor
