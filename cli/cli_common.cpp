@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "model/ops.h"
+#include "util/error.h"
 #include "util/output_guard.h"
 #include "util/peak_memory.h"
 #include "util/progress.h"
@@ -28,9 +29,17 @@ void add_overwrite_option(CLI::App* cmd, CommonOptions& opts) {
 }
 
 void protect_run_inputs(const std::vector<std::string>& paths) {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  for (const std::string& p : paths)
-    if (!p.empty() && std::filesystem::exists(p, ec)) protect_input(p);
+  for (const std::string& p : paths) {
+    if (p.empty() || !fs::exists(p, ec)) continue;
+    // A FIFO or device would block a reader forever, or read differently each time (resume
+    // fingerprints, two passes over calibration text): inputs are files and directories.
+    const fs::file_type t = fs::status(p, ec).type();
+    if (t != fs::file_type::regular && t != fs::file_type::directory)
+      throw file_error(p, "is not a regular file or directory (a FIFO, device or socket); give a file");
+    protect_input(p);
+  }
 }
 
 void apply_common_options(const CommonOptions& opts) {
