@@ -8,6 +8,7 @@
 
 #include "io/gguf/gguf_reader.h"
 #include "io/gguf/gguf_writer.h"
+#include "util/checksum.h"
 #include "util/error.h"
 
 namespace llmq {
@@ -16,6 +17,7 @@ namespace {
 constexpr const char* kKeyFingerprint = "llmq.checkpoint.fingerprint";
 constexpr const char* kKeyWindowsDone = "llmq.checkpoint.windows_done";
 constexpr const char* kKeyCollectors = "llmq.checkpoint.collectors";
+constexpr const char* kKeyChecksum = "llmq.checkpoint.checksum";
 }  // namespace
 
 void save_checkpoint(const std::string& path, const std::string& fingerprint, int64_t windows_done,
@@ -26,8 +28,14 @@ void save_checkpoint(const std::string& path, const std::string& fingerprint, in
     states.emplace_back(c->name(), c->save_state());
     names.push_back(c->name());
   }
+  // Over every array in file order, so that a flipped byte is caught when resuming.
+  Checksum sum;
+  for (const auto& [cname, st] : states)
+    for (const auto& [aname, values] : st)
+      if (!values.empty()) sum.add(values.data(), values.size() * sizeof(double));
   GgufWriter w(path, OutputScope::OwnState);  // updated in place in its own folder
   w.set("general.type", "llmq.calibration_checkpoint");
+  w.set(kKeyChecksum, sum.hex());
   w.set(kKeyFingerprint, fingerprint);
   w.set(kKeyWindowsDone, uint64_t(windows_done));
   w.set(kKeyCollectors, names);
@@ -48,6 +56,14 @@ std::optional<int64_t> load_checkpoint(const std::string& path, const std::strin
   if (r.get<std::string>(kKeyFingerprint) != fingerprint)
     throw file_error(path, "checkpoint belongs to a different run (model, calibration data or options differ); "
                            "remove it or start over with --restart");
+  const std::optional<std::string> expect = r.get_optional<std::string>(kKeyChecksum);
+  if (!expect) throw file_error(path, "checkpoint has no checksum (written by an older version); start over with --restart");
+  Checksum sum;
+  for (const GgufTensorInfo& t : r.tensors()) {
+    if (t.type != ggml::GgmlType::F64) throw file_error(path, fmt::format("tensor '{}' is not F64", t.name));
+    sum.add(t.data, size_t(t.n_elements()) * sizeof(double));
+  }
+  if (sum.hex() != *expect) throw file_error(path, "checkpoint is damaged (checksum mismatch); start over with --restart");
   const int64_t done = r.get_int(kKeyWindowsDone);
   const auto& saved = r.get<std::vector<std::string>>(kKeyCollectors);
   for (Collector* c : collectors) {

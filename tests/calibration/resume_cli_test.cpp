@@ -91,6 +91,18 @@ TEST(AnalyzeResume, KilledRunResumesToIdenticalOutput) {
   EXPECT_EQ(other.code, 1);
   EXPECT_NE(other.err.find("different run"), std::string::npos) << other.err;
 
+  // A flipped byte in the checkpoint's data is caught, never resumed into the imatrix.
+  {
+    const std::string good = test::read_file(ckpt_file);
+    std::string bad = good;
+    bad[bad.size() * 3 / 4] ^= 0x10;  // inside the collectors' arrays (the header is a few hundred bytes)
+    std::ofstream(ckpt_file, std::ios::binary | std::ios::trunc) << bad;
+    const test::CliResult damaged = run_cli(joined(args));
+    EXPECT_EQ(damaged.code, 1);
+    EXPECT_NE(damaged.err.find("damaged"), std::string::npos) << damaged.err;
+    std::ofstream(ckpt_file, std::ios::binary | std::ios::trunc) << good;
+  }
+
   const test::CliResult resumed = run_cli(joined(args) + " --format json");
   ASSERT_EQ(resumed.code, 0) << resumed.err;
   const nlohmann::json j = nlohmann::json::parse(resumed.out);

@@ -6,6 +6,7 @@
 // checkpoint of another job must never be resumed.
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include <gtest/gtest.h>
@@ -21,6 +22,7 @@
 #include "model/layer_residency.h"
 #include "model/model_loader.h"
 #include "tokenizer/tokenizer.h"
+#include "util/error.h"
 
 namespace llmq {
 namespace {
@@ -164,6 +166,25 @@ TEST(StreamedPipeline, ResumesAfterAStoppedRunToIdenticalFiles) {
     expect_same_files(full.output_dir, job.output_dir);
     EXPECT_FALSE(fs::exists(ckpt));
   }
+}
+
+TEST(StreamedPipeline, ADamagedFinishedLayerIsRefused) {
+  test::TempDir tmp;
+  HfQuantizeJob job = job_for(IntQuantMethod::Rtn, HfQuantFormat::Gptq, "tiny-llama", tmp / "out");
+  EXPECT_THROW(run_hf_quantize(job, [](int layer, int) { if (layer == 1) throw StopAfter{}; }), StopAfter);
+  const std::string layer0 = job.output_dir + ".checkpoint/layer-00000.safetensors";
+  std::string bytes = test::read_file(layer0);
+  bytes[bytes.size() - 5] ^= 0x01;  // inside the last tensor's data
+  std::ofstream(layer0, std::ios::binary | std::ios::trunc) << bytes;
+  try {
+    run_hf_quantize(job);
+    FAIL() << "a damaged layer was written into the output";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer-00000.safetensors: checksum mismatch"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(job.output_dir));
+  job.restart = true;  // as the message says
+  EXPECT_EQ(run_hf_quantize(job).resumed_layers, 0);
 }
 
 TEST(StreamedPipeline, ACheckpointOfAnotherJobIsNotResumed) {

@@ -9,6 +9,7 @@
 #include "export/hf/checkpoint_side_files.h"
 #include "io/safetensors.h"
 #include "io/safetensors_writer.h"
+#include "util/checksum.h"
 #include "util/error.h"
 #include "util/json_file.h"
 
@@ -20,6 +21,25 @@ namespace {
 
 constexpr const char* kRecordKey = "llmq.layer_record";
 constexpr const char* kNextLayerKey = "llmq.next_layer";
+constexpr const char* kChecksumKey = "llmq.checksum";
+
+// The tensors of a file in the order of their data.
+std::vector<const TensorView*> in_file_order(const SafetensorsFile& f) {
+  std::vector<const TensorView*> views;
+  for (const auto& [name, tv] : f.tensors()) views.push_back(&tv);
+  std::sort(views.begin(), views.end(), [](const TensorView* a, const TensorView* b) { return a->data < b->data; });
+  return views;
+}
+
+// A file of ours is used only when its data still has the checksum it was written with.
+void verify_checksum(const SafetensorsFile& f) {
+  auto it = f.metadata().find(kChecksumKey);
+  if (it == f.metadata().end()) throw file_error(f.path(), "has no checksum; rerun with --restart");
+  Checksum c;
+  for (const TensorView* tv : in_file_order(f)) c.add(tv->data, tv->nbytes);
+  if (c.hex() != it->second)
+    throw file_error(f.path(), "checksum mismatch: the resume checkpoint is damaged; rerun with --restart");
+}
 
 }  // namespace
 
@@ -77,6 +97,7 @@ std::optional<std::pair<int, WindowStates>> LayerSpill::saved_states() const {
   std::error_code ec;
   if (!fs::exists(path, ec)) return std::nullopt;
   const SafetensorsFile f(path);
+  verify_checksum(f);
   auto it = f.metadata().find(kNextLayerKey);
   if (it == f.metadata().end()) throw file_error(path, "has no " + std::string(kNextLayerKey));
   std::pair<int, WindowStates> out{std::stoi(it->second), {}};
@@ -91,19 +112,27 @@ std::optional<std::pair<int, WindowStates>> LayerSpill::saved_states() const {
 
 void LayerSpill::put_layer(int l, const std::vector<OutTensor>& tensors, const nlohmann::json& record) {
   if (size_t(l) < open_.size()) open_[size_t(l)].reset();  // a layer written again (an earlier run stopped before its states)
+  // A layer's stored tensors are a fraction of the layer in fp32: produce them all, then checksum and write.
+  std::vector<std::vector<uint8_t>> bytes;
+  Checksum c;
+  for (const OutTensor& t : tensors) {
+    bytes.push_back(t.bytes());
+    c.add(bytes.back().data(), bytes.back().size());
+  }
   SafetensorsWriter st(layer_path(l));
   st.set_metadata(kRecordKey, record.dump());
+  st.set_metadata(kChecksumKey, c.hex());
   for (const OutTensor& t : tensors) st.declare(t.name, t.dtype, t.shape);
-  for (const OutTensor& t : tensors) {
-    const std::vector<uint8_t> b = t.bytes();
-    st.write(t.name, b.data(), b.size());
-  }
+  for (size_t i = 0; i < tensors.size(); ++i) st.write(tensors[i].name, bytes[i].data(), bytes[i].size());
   st.finish();
 }
 
 void LayerSpill::save_states(int next_layer, const WindowStates& states) {
+  Checksum c;
+  for (const auto& w : states) c.add(w.data(), w.size() * sizeof(float));
   SafetensorsWriter st((fs::path(dir_) / "states.safetensors").string());
   st.set_metadata(kNextLayerKey, std::to_string(next_layer));
+  st.set_metadata(kChecksumKey, c.hex());
   for (size_t i = 0; i < states.size(); ++i) st.declare(fmt::format("window.{}", i), DType::F32, {int64_t(states[i].size())});
   for (size_t i = 0; i < states.size(); ++i)
     st.write(fmt::format("window.{}", i), states[i].data(), states[i].size() * sizeof(float));
@@ -112,17 +141,17 @@ void LayerSpill::save_states(int next_layer, const WindowStates& states) {
 
 const SafetensorsFile& LayerSpill::open_layer(int l) const {
   if (size_t(l) >= open_.size()) open_.resize(size_t(l) + 1);
-  if (!open_[size_t(l)]) open_[size_t(l)] = std::make_shared<SafetensorsFile>(layer_path(l));
+  if (!open_[size_t(l)]) {
+    auto f = std::make_shared<SafetensorsFile>(layer_path(l));
+    verify_checksum(*f);
+    open_[size_t(l)] = std::move(f);
+  }
   return *open_[size_t(l)];
 }
 
 std::vector<OutTensor> LayerSpill::layer_tensors(int l) const {
-  const SafetensorsFile& f = open_layer(l);
-  std::vector<const TensorView*> views;
-  for (const auto& [name, tv] : f.tensors()) views.push_back(&tv);
-  std::sort(views.begin(), views.end(), [](const TensorView* a, const TensorView* b) { return a->data < b->data; });  // file order
   std::vector<OutTensor> out;
-  for (const TensorView* tv : views)
+  for (const TensorView* tv : in_file_order(open_layer(l)))
     out.push_back({tv->name, tv->dtype, tv->shape, [tv] { return std::vector<uint8_t>(tv->data, tv->data + tv->nbytes); }});
   return out;
 }
