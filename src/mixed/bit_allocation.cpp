@@ -7,6 +7,7 @@
 #include "io/gguf/gguf_format.h"
 #include "mixed/knapsack.h"
 #include "util/error.h"
+#include "util/user_regex.h"
 
 namespace llmq {
 
@@ -28,12 +29,12 @@ std::string Budget::describe() const {
 }
 
 std::vector<TensorCandidates> plan_candidates(const TensorCatalog& catalog, const AllocationOptions& opt) {
-  std::vector<std::pair<std::regex, const TypeRule*>> rules;
+  std::vector<std::pair<UserRegex, const TypeRule*>> rules;
   for (const TypeRule& r : opt.rules) {
     try {
-      rules.emplace_back(std::regex(r.pattern), &r);
-    } catch (const std::regex_error& e) {
-      fail("type rule: bad regular expression '{}': {}", r.pattern, e.what());
+      rules.emplace_back(UserRegex(r.pattern), &r);
+    } catch (const Error& e) {
+      fail("type rule: {}", e.what());
     }
   }
   const std::vector<GgmlType> ladder = opt.ladder.empty() ? default_type_ladder() : opt.ladder;
@@ -59,7 +60,7 @@ std::vector<TensorCandidates> plan_candidates(const TensorCatalog& catalog, cons
       BitRange range = opt.bits;
       const TypeRule* rule = nullptr;
       for (const auto& [re, r] : rules)
-        if (std::regex_search(t.spec.name, re)) {
+        if (re.search(t.spec.name)) {
           rule = r;
           break;
         }

@@ -3,7 +3,6 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
-#include <regex>
 #include <set>
 
 #include <fmt/format.h>
@@ -14,6 +13,7 @@
 #include "util/atomic_output.h"
 #include "util/error.h"
 #include "util/json_file.h"
+#include "util/user_regex.h"
 
 namespace fs = std::filesystem;
 
@@ -162,9 +162,9 @@ DynamicProfile profile_from_json(const json& j, const std::string& source) {
       if (!r.contains("match") || !r["match"].is_string()) throw file_error(source, where + ": \"match\" (a regex) is required");
       rule.pattern = r["match"].get<std::string>();
       try {
-        std::regex re(rule.pattern);
-      } catch (const std::regex_error& e) {
-        throw file_error(source, fmt::format("{}: bad regular expression '{}': {}", where, rule.pattern, e.what()));
+        UserRegex re(rule.pattern);
+      } catch (const Error& e) {
+        throw file_error(source, fmt::format("{}: {}", where, e.what()));
       }
       if (r.contains("type")) {
         if (r.contains("min_bits") || r.contains("max_bits"))
@@ -288,10 +288,10 @@ ProfileCheck validate_profile(const DynamicProfile& p, const TensorCatalog& cata
   // Rules: each must match something, and what it asks must be storable.
   for (size_t i = 0; i < p.rules.size(); ++i) {
     const TypeRule& r = p.rules[i];
-    const std::regex re(r.pattern);
+    const UserRegex re(r.pattern);
     std::vector<std::string> matched, unfit;
     for (const CatalogTensor& t : tensors) {
-      if (!t.quantizable || !std::regex_search(t.spec.name, re)) continue;
+      if (!t.quantizable || !re.search(t.spec.name)) continue;
       matched.push_back(t.spec.name);
       const bool ok = r.type ? t.spec.row_length() % ggml::block_size(*r.type) == 0
                              : !fitting_types(ladder, t.spec.row_length(), p.bits.intersect(r.bits)).empty();

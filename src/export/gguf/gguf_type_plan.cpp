@@ -4,11 +4,11 @@
 #include <iterator>
 #include <cstdio>
 #include <numeric>
-#include <regex>
 
 #include <fmt/format.h>
 
 #include "util/error.h"
+#include "util/user_regex.h"
 
 namespace llmq {
 
@@ -69,9 +69,9 @@ class TypePlanner {
       : cfg_(cfg), opt_(opt), source_type_(source_type), default_type_(preset_info(opt.preset).default_type) {
     for (const auto& [pattern, type] : opt.tensor_types) {
       try {
-        patterns_.emplace_back(std::regex(pattern), type);
-      } catch (const std::regex_error& e) {
-        fail("--tensor-type: bad regular expression '{}': {}", pattern, e.what());
+        patterns_.emplace_back(UserRegex(pattern), type);
+      } catch (const Error& e) {
+        fail("--tensor-type: {}", e.what());
       }
     }
     for (const GgufTensorSpec& s : layout) {
@@ -111,7 +111,7 @@ class TypePlanner {
     if (is_quantized(default_type_)) {
       bool manual = false;
       for (const auto& [re, type] : patterns_) {
-        if (std::regex_search(s.name, re)) {
+        if (re.search(s.name)) {
           t = type;
           c.note = "--tensor-type";
           manual = true;
@@ -295,7 +295,7 @@ class TypePlanner {
   const ModelConfig& cfg_;
   const GgufQuantOptions& opt_;
   GgmlType source_type_, default_type_;
-  std::vector<std::pair<std::regex, GgmlType>> patterns_;
+  std::vector<std::pair<UserRegex, GgmlType>> patterns_;
   bool tied_ = true;  // until an output.weight is seen
   int n_layers_ = 0;
   int n_attention_wv_ = 0, i_attention_wv_ = 0, i_ffn_down_ = 0, i_ffn_gate_ = 0, i_ffn_up_ = 0;

@@ -33,15 +33,15 @@ IgnoreList::IgnoreList(const std::vector<std::string>& patterns) {
   for (const std::string& p : patterns) {
     try {
       res_.emplace_back(p);
-    } catch (const std::regex_error& e) {
-      fail("--ignore: '{}' is not a valid regular expression ({})", p, e.what());
+    } catch (const Error& e) {
+      fail("--ignore: {}", e.what());
     }
   }
 }
 
 bool IgnoreList::ignored(const std::string& weight_name) const {
-  for (const std::regex& re : res_)
-    if (std::regex_search(weight_name, re)) return true;
+  for (const UserRegex& re : res_)
+    if (re.search(weight_name)) return true;
   return false;
 }
 

@@ -1,12 +1,12 @@
 #pragma once
 // The quantizable linears of one decoder layer, each with its Hugging Face
 // name and the calibration key of its input (slot, expert).
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "calibration/collector.h"
 #include "model/weights.h"
+#include "util/user_regex.h"
 
 namespace llmq {
 
@@ -34,7 +34,7 @@ class IgnoreList {
   bool empty() const { return res_.empty(); }
 
  private:
-  std::vector<std::regex> res_;
+  std::vector<UserRegex> res_;
 };
 
 // `linears` without the ignored ones.

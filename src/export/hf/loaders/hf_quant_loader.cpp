@@ -3,7 +3,6 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <regex>
 #include <utility>
 #include <vector>
 
@@ -17,6 +16,7 @@
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/json_file.h"
+#include "util/user_regex.h"
 
 namespace fs = std::filesystem;
 
@@ -42,7 +42,7 @@ std::string format_of(const nlohmann::json& cfg) {
 struct FormatParams {
   IntFormatParams base;
   std::map<std::string, int> module_bits;                   // exact module names (MLX, compressed-tensors)
-  std::vector<std::pair<std::regex, int>> module_bit_rules;  // GPTQ "+:" rules, first match wins
+  std::vector<std::pair<UserRegex, int>> module_bit_rules;  // GPTQ "+:" rules, first match wins
 };
 
 IntFormatParams params_of(const std::string& fmt, const nlohmann::json& cfg, const std::string& cfg_path) {
@@ -101,7 +101,11 @@ FormatParams format_params_of(const std::string& fmt, const nlohmann::json& cfg,
         if (v.contains("group_size") && v["group_size"].get<int64_t>() != fp.base.group_size)
           throw file_error(cfg_path, fmt::format("gptq: dynamic rule {} changes the group size, which is not supported", key));
         const std::string re = key.starts_with("+:") ? key.substr(2) : key;
-        fp.module_bit_rules.emplace_back(std::regex(re), v.at("bits").get<int>());
+        try {
+          fp.module_bit_rules.emplace_back(UserRegex(re), v.at("bits").get<int>());
+        } catch (const Error& e) {
+          throw file_error(cfg_path, std::string("gptq: dynamic rule: ") + e.what());
+        }
       }
     } else if (fmt == "compressed-tensors") {
       for (const auto& g : cfg["quantization_config"].at("config_groups").items()) {
@@ -120,8 +124,6 @@ FormatParams format_params_of(const std::string& fmt, const nlohmann::json& cfg,
     }
   } catch (const nlohmann::json::exception& e) {
     throw file_error(cfg_path, std::string("malformed quantization config: ") + e.what());
-  } catch (const std::regex_error& e) {
-    throw file_error(cfg_path, std::string("gptq: a dynamic rule is not a valid regular expression: ") + e.what());
   }
   return fp;
 }
@@ -131,7 +133,7 @@ IntFormatParams params_for_module(const FormatParams& fp, const std::string& mod
   IntFormatParams p = fp.base;
   if (auto it = fp.module_bits.find(module); it != fp.module_bits.end()) p.bits = it->second;
   for (const auto& [re, bits] : fp.module_bit_rules)
-    if (std::regex_search(module, re)) {  // GPTQModel and vLLM match from the start (re.match); ours are anchored
+    if (re.search(module)) {  // GPTQModel and vLLM match from the start (re.match); ours are anchored
       p.bits = bits;
       break;
     }
