@@ -115,6 +115,9 @@ void run(const AnalyzeArgs& a, const CommonOptions& opts) {
   const CalibrationText text = read_calibration_text(data.path);
   if (!opts.quiet) std::fprintf(stderr, "calibration data: %s (%s; %s)\n", data.path.c_str(), data.how.c_str(), text.format.c_str());
   LoadedModel m = load_model(a.model, {.lazy = true});
+  if (a.ctx > m.weights->cfg.max_positions)
+    warn(fmt::format("--ctx {} exceeds the model's context length {} (max_position_embeddings): positions past it are extrapolated",
+                     a.ctx, m.weights->cfg.max_positions));
   Transformer model(m.weights);
   const std::vector<int32_t> tokens = m.tokenizer->encode(text.text, false);
   std::optional<int32_t> bos;

@@ -43,6 +43,9 @@ static void register_perplexity(CLI::App* quality) {
     protect_run_inputs({a->model, a->data});
     const std::string text = read_text_file(a->data);
     LoadedModel m = load_model(a->model, {.lazy = true});
+    if (a->ctx > m.weights->cfg.max_positions && !opts->quiet)
+      std::fprintf(stderr, "warning: --ctx %lld exceeds the model's context length %lld (max_position_embeddings): "
+                   "positions past it are extrapolated\n", (long long)a->ctx, (long long)m.weights->cfg.max_positions);
     Transformer model(m.weights);
     std::vector<int32_t> tokens = m.tokenizer->encode(text, false);
     PerplexityOptions po;

@@ -158,6 +158,7 @@ TEST_F(GgufReaderErrors, MisalignedOffset) {
   f.tensors[1].offset = 16;
   expect_error(write(f), "tensor 'b' data offset 16 is not a multiple of the alignment 32");
   f.alignment = 16;  // the same offset is fine with a 16-byte alignment
+  f.data_bytes = 32;  // b ends at 32: no more data than the tensors need
   EXPECT_NO_THROW(GgufReader r(write(f)));
 }
 
@@ -166,6 +167,16 @@ TEST_F(GgufReaderErrors, OverlappingTensors) {
   f.tensors[0].dims = {16};  // 64 bytes from 0 now cover b at 32
   f.data_bytes = 96;
   expect_error(write(f), "overlap");
+}
+
+// A tensor count one short leaves the last tensor's bytes unclaimed (and shifts the data section):
+// more than the alignment's padding after the last tensor is refused.
+TEST_F(GgufReaderErrors, DataBeyondTheLastTensor) {
+  RawFile f = two_tensors();
+  f.tensors.pop_back();  // "a" ends at 16; 48 bytes of the 64 follow it
+  expect_error(write(f), "48 bytes follow the last tensor's data");
+  f.data_bytes = 48;     // up to one alignment of padding is what writers leave
+  EXPECT_NO_THROW(GgufReader r(write(f)));
 }
 
 TEST_F(GgufReaderErrors, UnknownTensorType) {

@@ -125,6 +125,14 @@ void GgufReader::parse() {
       in.fail(fmt::format("tensors '{}' (bytes {} to {}) and '{}' (from byte {}) overlap", prev.name, prev.offset,
                           prev.offset + prev.nbytes, cur.name, cur.offset));
   }
+
+  // Writers pad the last tensor to the alignment at most. More data after it means the header
+  // describes fewer tensors than the file holds (a tensor count one short shifts every tensor).
+  size_t end = 0;
+  for (const GgufTensorInfo& t : tensors_) end = std::max(end, size_t(t.offset + t.nbytes));
+  if (!tensors_.empty() && data_size > end && data_size - end > alignment_)
+    in.fail(fmt::format("{} bytes follow the last tensor's data: the header's tensor count ({}) or offsets are wrong",
+                        data_size - end, tensors_.size()));
 }
 
 const GgufValue& GgufReader::at(std::string_view key) const {
