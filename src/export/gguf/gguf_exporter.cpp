@@ -94,6 +94,12 @@ GgufExportResult planned_result(const std::vector<GgufTensorSpec>& layout, const
 void check_importance(const std::string& model_dir, const std::vector<GgufTensorSpec>& layout,
                       const std::vector<TensorTypeChoice>& plan, const ImportanceLookup& importance, GgufPreset preset) {
   for (size_t i = 0; i < layout.size(); ++i) {
+    // An entry of another width belongs to another model: refuse it rather than read past it or ignore it.
+    for (int64_t e = 0; importance && e < layout[i].n_experts(); ++e)
+      if (const std::vector<float>* v = importance(layout[i].name, layout[i].is_stacked() ? int(e) : -1);
+          v && int64_t(v->size()) != layout[i].row_length())
+        fail("the importance matrix's entry for {} has {} values, but its rows have {} (was it made for another model?)",
+             layout[i].name, v->size(), layout[i].row_length());
     if (!plan[i].needs_importance) continue;
     const std::string type = ggml::type_name(plan[i].type);
     if (!importance)
