@@ -78,7 +78,9 @@ case "${1:-}" in
     M="$WORK/w8192-L2"
     synth "$M" --preset llama-70b --layers 2
     run 70bw-L2-ppl-1x512 "$BIN" quality perplexity "$M" --data "$DATA" --chunks 1 --ctx 512
-    run 70bw-L2-gptq "$BIN" quantize "$M" gptq --calibration "$CALIB" --samples 2 --ctx 512 -o "$WORK/w8192-L2-gptq" --restart
-    rm -rf "$WORK/w8192-L2-gptq" ;;
+    # RTN: one 70B-width layer in fp32 (3.4 GB) is the bound. (GPTQ's float64 Hessian of the 28672-wide
+    # down_proj input is 6.6 GB per copy: see docs/performance.md.)
+    run 70bw-L2-rtn "$BIN" quantize "$M" rtn -o "$WORK/w8192-L2-rtn" --restart
+    rm -rf "$WORK/w8192-L2-rtn" ;;
   *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <list>
 #include <mutex>
 #include <utility>
@@ -12,7 +14,7 @@ namespace llmq {
 
 class DecodedWeightCache {
  public:
-  explicit DecodedWeightCache(size_t capacity) : capacity_(std::max<size_t>(capacity, 1)) {}
+  explicit DecodedWeightCache(size_t budget_bytes) : budget_(budget_bytes) {}
 
   // The decoded weight of `key`, decoding it (under the lock, so that threads
   // asking for tiles of one weight decode it once) when it is not resident.
@@ -23,13 +25,20 @@ class DecodedWeightCache {
         entries_.splice(entries_.begin(), entries_, it);  // most recently used first
         return entries_.front().second;
       }
-    while (entries_.size() >= capacity_) entries_.pop_back();  // readers still holding one keep it alive
-    entries_.emplace_front(key, std::make_shared<const Tensor>(decode()));
+    auto t = std::make_shared<const Tensor>(decode());
+    held_ += bytes_of(*t);
+    entries_.emplace_front(key, std::move(t));
+    // Readers still holding an evicted weight keep it alive until they are done.
+    while (entries_.size() > 2 && held_ > budget_) {
+      held_ -= bytes_of(*entries_.back().second);
+      entries_.pop_back();
+    }
     return entries_.front().second;
   }
 
  private:
-  size_t capacity_;
+  static size_t bytes_of(const Tensor& t) { return t.data.size() * sizeof(float); }
+  size_t budget_, held_ = 0;
   std::mutex mu_;
   std::list<std::pair<const void*, std::shared_ptr<const Tensor>>> entries_;
 };
@@ -58,8 +67,23 @@ class DecodedRows final : public RowSource {
 
 }  // namespace
 
-std::shared_ptr<DecodedWeightCache> make_decoded_weight_cache(size_t capacity) {
-  return std::make_shared<DecodedWeightCache>(capacity);
+namespace {
+
+// A quarter of MemAvailable: generous enough to keep a small model decoded, never a large one's fp32 form.
+size_t default_budget() {
+  std::ifstream f("/proc/meminfo");
+  std::string key;
+  size_t kb = 0;
+  std::string unit;
+  while (f >> key >> kb >> unit)
+    if (key == "MemAvailable:") return std::max<size_t>(kb * 1024 / 4, size_t(256) << 20);
+  return size_t(1) << 30;
+}
+
+}  // namespace
+
+std::shared_ptr<DecodedWeightCache> make_decoded_weight_cache(size_t budget_bytes) {
+  return std::make_shared<DecodedWeightCache>(budget_bytes ? budget_bytes : default_budget());
 }
 
 std::shared_ptr<const RowSource> decoded_rows(std::shared_ptr<DecodedWeightCache> cache, int64_t rows, int64_t cols,

@@ -1,11 +1,12 @@
 #pragma once
 // Lazy rows of a weight whose stored form can only be decoded whole (GPTQ,
 // AWQ, compressed-tensors and MLX pack along the input or in transposed
-// layouts): the first row asked for decodes the whole weight into a small
-// cache that the model's weights share, and the tiles that follow read from
-// it. At most `capacity` decoded weights are resident at a time, so a
-// quantized checkpoint is evaluated in about its file size plus one or two
-// fp32 linears, never as a whole fp32 model.
+// layouts): the first row asked for decodes the whole weight into a cache
+// that the model's weights share, and the tiles that follow read from it.
+// The cache keeps decoded weights, least recently used first out, while they
+// fit its byte budget (and always the last two): a model whose fp32 form fits
+// the budget is decoded once (fast generation), a larger one is evaluated in
+// about its file size plus the budget, never as a whole fp32 model.
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -16,8 +17,9 @@ namespace llmq {
 
 class DecodedWeightCache;
 
-// Shared by every weight of one loaded model.
-std::shared_ptr<DecodedWeightCache> make_decoded_weight_cache(size_t capacity = 2);
+// Shared by every weight of one loaded model. `budget_bytes` 0: a quarter
+// of the memory available when it is made (/proc/meminfo), at least 256 MiB.
+std::shared_ptr<DecodedWeightCache> make_decoded_weight_cache(size_t budget_bytes = 0);
 
 // `decode` returns the [rows, cols] fp32 weight (and throws llmq::Error for a
 // damaged checkpoint); it must keep whatever it reads from alive.

@@ -68,8 +68,8 @@ TEST(HfLazyLoad, EveryLayoutLoadsLazilyToTheDenseModel) {
   }
 }
 
-TEST(DecodedRows, DecodesOnceAndKeepsAtMostCapacityWeights) {
-  auto cache = make_decoded_weight_cache(2);
+TEST(DecodedRows, DecodesOnceAndKeepsWhatFitsTheBudget) {
+  auto cache = make_decoded_weight_cache(1);  // 1 byte: only the two most recent weights stay
   int decodes[3] = {0, 0, 0};
   std::vector<std::shared_ptr<const RowSource>> rows;
   for (int k = 0; k < 3; ++k)
@@ -95,6 +95,21 @@ TEST(DecodedRows, DecodesOnceAndKeepsAtMostCapacityWeights) {
   rows[0]->read_rows(0, 1, out);
   EXPECT_EQ(decodes[0], 2);
   EXPECT_EQ(rows[0]->row_bytes(), 2u);
+
+  // A budget that holds all three: each is decoded once however they are visited.
+  auto roomy = make_decoded_weight_cache(1 << 20);
+  int n = 0;
+  std::vector<std::shared_ptr<const RowSource>> all;
+  for (int k = 0; k < 3; ++k)
+    all.push_back(decoded_rows(roomy, 4, 3, 2, [&n] {
+      ++n;
+      Tensor t;
+      t.resize({4, 3});
+      return t;
+    }));
+  for (int pass = 0; pass < 3; ++pass)
+    for (auto& r : all) r->read_rows(0, 1, out);
+  EXPECT_EQ(n, 3);
 }
 
 }  // namespace
