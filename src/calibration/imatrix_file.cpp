@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 
@@ -81,6 +82,14 @@ class LegacyReader {
  public:
   explicit LegacyReader(const std::string& path) : path_(path), f_(path, std::ios::binary) {
     if (!f_) throw file_error(path, "cannot open importance matrix");
+    std::error_code ec;
+    size_ = std::filesystem::file_size(path, ec);
+  }
+  // Bytes between the read position and the end of the file: a count read from the file is checked
+  // against it before anything is allocated from it.
+  uint64_t remaining() {
+    const auto pos = f_.tellg();
+    return pos < 0 || uint64_t(pos) > size_ ? 0 : size_ - uint64_t(pos);
   }
   bool at_end() { return f_.peek() == std::ifstream::traits_type::eof(); }
   int32_t i32(const char* what) {
@@ -96,6 +105,7 @@ class LegacyReader {
  private:
   std::string path_;
   std::ifstream f_;
+  uint64_t size_ = 0;
 };
 
 ImatrixData read_dat(const std::string& path) {
@@ -112,6 +122,8 @@ ImatrixData read_dat(const std::string& path) {
     const int32_t ncall = in.i32("call count");
     const int32_t nval = in.i32("value count");
     if (nval < 1 || nval > (1 << 28)) throw file_error(path, fmt::format("entry '{}': bad value count {}", name, nval));
+    if (uint64_t(nval) * sizeof(float) > in.remaining())
+      throw file_error(path, fmt::format("entry '{}': {} values do not fit in the rest of the file (truncated or corrupt)", name, nval));
     ImatrixEntry& e = d.entries[name];
     e.sums.resize(size_t(nval));
     in.bytes(e.sums.data(), size_t(nval) * sizeof(float), "values");
