@@ -52,12 +52,18 @@ const BpeModel::Merge* BpeModel::MergeTable::find(int32_t left, int32_t right) c
   }
 }
 
+namespace {
+constexpr int32_t kMaxTokenId = 1 << 24;  // the vocabulary bound of ModelConfig::check
+}  // namespace
+
 BpeModel::BpeModel(const std::unordered_map<std::string, int32_t>& vocab,
                    const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions options)
     : options_(std::move(options)), vocab_(vocab), merges_(merges) {
   int32_t max_id = -1;
   for (const auto& [token, id] : vocab_) {
     if (id < 0) fail("vocab entry '{}' has negative id {}", token, id);
+    // Ids size a table: one far beyond any vocabulary is a corrupt file, not a reason to allocate gigabytes.
+    if (id > kMaxTokenId) fail("vocab entry '{}' has id {}, beyond any vocabulary ({})", token, id, kMaxTokenId);
     max_id = std::max(max_id, id);
   }
   id_to_token_.assign(static_cast<size_t>(max_id + 1), std::string());

@@ -133,6 +133,7 @@ void HfBpeTokenizer::load_pipeline(const json& j) {
   std::vector<AddedToken> raw, normalized;
   for (const AddedToken& t : added_tokens_) {
     added_ids_[t.content] = t.id;
+    if (t.id < 0 || t.id > (1 << 24)) fail("added token '{}' has id {}, beyond any vocabulary", t.content, t.id);
     if (static_cast<size_t>(t.id) >= added_content_by_id_.size()) added_content_by_id_.resize(t.id + 1);
     added_content_by_id_[t.id] = t.content;
     if (t.normalized && normalizer_) {

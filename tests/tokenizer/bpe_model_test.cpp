@@ -110,6 +110,13 @@ TEST(BpeModel, RejectsMergesOutsideTheVocab) {
   EXPECT_THROW(BpeModel(vocab, {{"a", "b"}}, BpeOptions{}), Error);  // "ab" missing
 }
 
+// An id far beyond any vocabulary sizes the id table: refused, not allocated (1e8 took 5 GB).
+TEST(BpeModel, RejectsIdsBeyondAnyVocabulary) {
+  EXPECT_THROW(BpeModel({{"a", 0}, {"b", 100000000}}, {}, {}), Error);
+  EXPECT_THROW(BpeModel({{"a", -1}}, {}, {}), Error);
+  EXPECT_NO_THROW(BpeModel({{"a", 0}, {"b", 151643}}, {}, {}));  // gaps below the bound are fine
+}
+
 TEST(ByteLevelMap, FollowsGpt2Definition) {
   EXPECT_EQ(byte_level::byte_to_char('A'), static_cast<uint32_t>('A'));
   EXPECT_EQ(byte_level::byte_to_char('~'), static_cast<uint32_t>('~'));
