@@ -4,6 +4,8 @@
 // first reads it, into a cache of two. The lazy model must be the dense
 // model value for value, and hold no fp32 matrix while at rest.
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -14,8 +16,12 @@
 #include "export/hf/loaders/ct_lowbit_loader.h"
 #include "export/hf/loaders/hf_quant_loader.h"
 #include "export/hf/lowbit_pipeline.h"
+#include "io/safetensors.h"
+#include "io/safetensors_writer.h"
 #include "model/decoded_rows.h"
 #include "model/transformer.h"
+#include "util/error.h"
+#include "util/json_file.h"
 
 namespace llmq {
 namespace {
@@ -65,6 +71,42 @@ TEST(HfLazyLoad, EveryLayoutLoadsLazilyToTheDenseModel) {
     job.scheme.use_importance = false;  // no calibration needed
     run_lowbit_quantize(job);
     expect_lazy_equals_dense(job.output_dir);
+  }
+}
+
+// A GPTQ checkpoint whose config says desc_act but that lacks a g_idx would load with the plain
+// grouping, silently wrong: refused, lazily or not.
+TEST(HfLazyLoad, ActOrderWithoutGIdxIsRefused) {
+  register_hf_quant_loaders();
+  test::TempDir tmp;
+  HfQuantizeJob job;
+  job.model_dir = test::model_dir("tiny-llama");
+  job.output_dir = tmp / "q";
+  job.quant.method = IntQuantMethod::Rtn;
+  run_hf_quantize(job);
+  // Rewrite the weights without one g_idx, and say desc_act in the config.
+  const std::string st = job.output_dir + "/model.safetensors";
+  {
+    const SafetensorsFile in(st);
+    SafetensorsWriter out(tmp / "w.safetensors");
+    std::vector<const TensorView*> keep;
+    for (const auto& [name, tv] : in.tensors())
+      if (name != "model.layers.2.mlp.up_proj.g_idx") keep.push_back(&tv);
+    for (const TensorView* tv : keep) out.declare(tv->name, tv->dtype, tv->shape);
+    for (const TensorView* tv : keep) out.write(tv->name, tv->data, tv->nbytes);
+    out.finish();
+  }
+  std::filesystem::rename(tmp / "w.safetensors", st);
+  nlohmann::json cfg = read_json_file(job.output_dir + "/config.json");
+  cfg["quantization_config"]["desc_act"] = true;
+  std::ofstream(job.output_dir + "/config.json") << cfg.dump();
+  for (bool lazy : {false, true}) {
+    try {
+      const LoadedModel m = load_model(job.output_dir, {.lazy = lazy});
+      ADD_FAILURE() << "loaded without g_idx (lazy " << lazy << ")";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("model.layers.2.mlp.up_proj.g_idx is missing"), std::string::npos) << e.what();
+    }
   }
 }
 

@@ -51,7 +51,11 @@ Tensor decode_gptq_linear(const HfCheckpoint& ck, const std::string& prefix, int
   const std::vector<uint32_t> codes = unpack_along_rows(qw.data(), in, out, b);  // [in, out]
   const std::vector<uint32_t> zeros = unpack_along_cols(qz.data(), G, out, b);   // [G, out]
   std::vector<int32_t> g_idx(static_cast<size_t>(in));
-  if (const TensorView* gi = ck.find(prefix + ".g_idx")) {
+  const TensorView* gi = ck.find(prefix + ".g_idx");
+  // With act order the groups follow g_idx; without it the plain grouping would silently be wrong.
+  if (!gi && p.desc_act)
+    throw file_error(ck.dir(), prefix + ".g_idx is missing, but the config says desc_act (act order) groups the columns by it");
+  if (gi) {
     need(ck, prefix + ".g_idx", {in}, DType::I32);
     std::memcpy(g_idx.data(), gi->data, size_t(in) * 4);
   } else {

@@ -15,6 +15,7 @@ struct IntFormatParams {
   int64_t group_size = 128;  // -1 per channel
   bool sym = true;
   bool gptq_v1_zeros = true;  // GPTQ "gptq" checkpoint_format stores zero - 1 ("gptq_v2" does not)
+  bool desc_act = false;      // GPTQ act order: columns are grouped by g_idx, which must then be stored
 };
 
 // `prefix` is the module name ("model.layers.0.mlp.down_proj"); out/in the

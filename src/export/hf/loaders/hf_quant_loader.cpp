@@ -61,6 +61,7 @@ IntFormatParams params_of(const std::string& fmt, const nlohmann::json& cfg, con
       p.group_size = q.at("group_size").get<int64_t>();
       p.sym = q.value("sym", true);
       p.gptq_v1_zeros = q.value("checkpoint_format", std::string("gptq")) != "gptq_v2";
+      p.desc_act = q.value("desc_act", false);
     } else if (fmt == "awq") {
       p.bits = q.contains("bits") ? q["bits"].get<int>() : q.at("w_bit").get<int>();
       p.group_size = q.contains("group_size") ? q["group_size"].get<int64_t>() : q.at("q_group_size").get<int64_t>();
@@ -184,7 +185,10 @@ std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path, co
         *nt.tensor = decode(fmt, *ck, prefix, out, in, mp);
         continue;
       }
-      // Decoded whole when the forward pass first reads it; at most two linears resident at a time.
+      // Decoded whole when the forward pass first reads it (model/decoded_rows.h). What decoding would
+      // refuse only then is checked now: act order without the g_idx it groups by.
+      if (fmt == "gptq" && mp.desc_act && !ck->find(prefix + ".g_idx"))
+        throw file_error(path, prefix + ".g_idx is missing, but the config says desc_act (act order) groups the columns by it");
       nt.tensor->shape = nt.shape;
       nt.tensor->rows_source = decoded_rows(cache, out, in, size_t(in * mp.bits / 8),
                                             [ck, fmt, prefix, out, in, mp] { return decode(fmt, *ck, prefix, out, in, mp); });
