@@ -1,5 +1,7 @@
 #include "model/safetensors_rows.h"
 
+#include "util/error.h"
+
 namespace llmq {
 
 namespace {
@@ -19,6 +21,18 @@ class SafetensorsRows final : public RowSource {
 };
 
 }  // namespace
+
+const TensorView& checked_float_view(const HfCheckpoint& ckpt, const NamedTensor& nt) {
+  const TensorView* tv = ckpt.find(nt.name);
+  if (!tv) throw file_error(ckpt.dir(), "tensor " + nt.name + " is missing from the checkpoint");
+  if (tv->shape != nt.shape)
+    throw file_error(tv->file, "tensor " + nt.name + " has shape " + shape_str(tv->shape) + ", expected " +
+                                   shape_str(nt.shape) + " from config.json");
+  if (!dtype_is_float16_or_32(tv->dtype))
+    throw file_error(tv->file, "tensor " + nt.name + " has dtype " + dtype_name(tv->dtype) +
+                                   "; only BF16, F16 and F32 weights are supported");
+  return *tv;
+}
 
 std::shared_ptr<const RowSource> safetensors_rows(std::shared_ptr<const HfCheckpoint> ckpt, const TensorView* tv) {
   return std::make_shared<SafetensorsRows>(std::move(ckpt), tv);

@@ -75,28 +75,11 @@ std::vector<NamedTensor> named_tensors(ModelWeights& w) {
   return out;
 }
 
-namespace {
-
-// The checkpoint's view of a tensor, checked against the shape config.json implies.
-const TensorView& checked_view(const HfCheckpoint& ckpt, const NamedTensor& nt) {
-  const TensorView* tv = ckpt.find(nt.name);
-  if (!tv) throw file_error(ckpt.dir(), "tensor " + nt.name + " is missing from the checkpoint");
-  if (tv->shape != nt.shape)
-    throw file_error(tv->file, "tensor " + nt.name + " has shape " + shape_str(tv->shape) + ", expected " +
-                                   shape_str(nt.shape) + " from config.json");
-  if (!dtype_is_float16_or_32(tv->dtype))
-    throw file_error(tv->file, "tensor " + nt.name + " has dtype " + dtype_name(tv->dtype) +
-                                   "; only BF16, F16 and F32 weights are supported");
-  return *tv;
-}
-
-}  // namespace
-
 ModelWeights load_hf_weights(const HfCheckpoint& ckpt, const ModelConfig& cfg) {
   ModelWeights w;
   w.cfg = cfg;
   for (NamedTensor& nt : named_tensors(w)) {
-    const TensorView& tv = checked_view(ckpt, nt);
+    const TensorView& tv = checked_float_view(ckpt, nt);
     nt.tensor->resize(nt.shape);
     tv.to_f32(nt.tensor->data.data());
   }
@@ -107,7 +90,7 @@ ModelWeights load_hf_weights_lazy(std::shared_ptr<const HfCheckpoint> ckpt, cons
   ModelWeights w;
   w.cfg = cfg;
   for (NamedTensor& nt : named_tensors(w)) {
-    const TensorView& tv = checked_view(*ckpt, nt);
+    const TensorView& tv = checked_float_view(*ckpt, nt);
     if (nt.shape.size() < 2) {
       nt.tensor->resize(nt.shape);
       tv.to_f32(nt.tensor->data.data());

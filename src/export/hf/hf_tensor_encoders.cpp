@@ -17,20 +17,30 @@ std::vector<uint8_t> floats_as(DType dtype, const std::vector<float>& v) {
   return raw_bytes(h);
 }
 
-std::vector<uint8_t> tensor_as(DType dtype, const Tensor& t) {
-  if (!t.lazy()) return floats_as(dtype, t.data);
+void for_each_row_tile(const Tensor& t, const std::function<void(int64_t, int64_t, const float*)>& fn) {
+  if (!t.lazy()) {
+    fn(0, t.rows(), t.data.data());
+    return;
+  }
   const int64_t rows = t.rows(), cols = t.cols();
   const int64_t tile = std::max<int64_t>(1, (int64_t(4) << 20) / std::max<int64_t>(1, cols * 4));  // ~4 MB of fp32 rows
-  std::vector<uint8_t> out;
-  out.reserve(size_t(rows * cols) * dtype_size(dtype));
   std::vector<float> buf;
   for (int64_t r0 = 0; r0 < rows; r0 += tile) {
     const int64_t n = std::min(tile, rows - r0);
     buf.resize(size_t(n * cols));
     t.read_rows(r0, n, buf.data());
-    const std::vector<uint8_t> b = floats_as(dtype, buf);
-    out.insert(out.end(), b.begin(), b.end());
+    fn(r0, n, buf.data());
   }
+}
+
+std::vector<uint8_t> tensor_as(DType dtype, const Tensor& t) {
+  if (!t.lazy()) return floats_as(dtype, t.data);
+  std::vector<uint8_t> out;
+  out.reserve(size_t(t.numel()) * dtype_size(dtype));
+  for_each_row_tile(t, [&](int64_t, int64_t n, const float* v) {
+    const std::vector<uint8_t> b = floats_as(dtype, std::vector<float>(v, v + n * t.cols()));
+    out.insert(out.end(), b.begin(), b.end());
+  });
   return out;
 }
 

@@ -50,6 +50,9 @@ std::vector<uint8_t> floats_as(DType dtype, const std::vector<float>& v);
 // A dense or lazy tensor's values in `dtype` (F32, F16, BF16); a lazy one is
 // read a few MB of rows at a time, never as a whole fp32 copy.
 std::vector<uint8_t> tensor_as(DType dtype, const Tensor& t);
+// Calls fn(first_row, n_rows, values) over t's rows: once with the data of a
+// dense tensor, about 4 MB of fp32 rows at a time for a lazy one.
+void for_each_row_tile(const Tensor& t, const std::function<void(int64_t, int64_t, const float*)>& fn);
 template <typename T>
 std::vector<uint8_t> raw_bytes(const std::vector<T>& v) {
   const auto* p = reinterpret_cast<const uint8_t*>(v.data());

@@ -8,6 +8,7 @@
 #include <functional>
 #include <vector>
 
+#include "export/hf/layer_linears.h"
 #include "model/layer_residency.h"
 #include "model/weights.h"
 
@@ -36,10 +37,26 @@ struct LayerStream {
 template <typename Model>
 void prepare_layer(ModelWeights& w, int l, LayerStream<Model>* stream);
 
+// After layer l of `m` is quantized: hands it to the stream (if any), then
+// returns its tensors to how `source` holds them and drops its quantized
+// linears. Model: QuantizedModel or LowbitModel (weights, linears by weight name).
+template <typename Model>
+void finish_layer(Model& m, const ModelWeights& source, int l, LayerStream<Model>* stream,
+                  const WindowStates* next_states = nullptr);
+
 template <typename Model>
 void prepare_layer(ModelWeights& w, int l, LayerStream<Model>* stream) {
   materialize_layer(w, l);
   if (stream && stream->layer_ready) stream->layer_ready(l, w);
+}
+
+template <typename Model>
+void finish_layer(Model& m, const ModelWeights& source, int l, LayerStream<Model>* stream,
+                  const WindowStates* next_states) {
+  if (!stream) return;
+  if (stream->layer_done) stream->layer_done(l, m, next_states);
+  for (const LayerLinear& lin : layer_linears(*m.weights, l)) m.linears.erase(lin.name);
+  release_layer(*m.weights, source, l);
 }
 
 }  // namespace llmq

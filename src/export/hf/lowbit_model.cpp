@@ -160,13 +160,6 @@ Tensor stack_rows(const std::vector<LayerLinear*>& group) {
   return t;
 }
 
-void finish_layer(LowbitModel& m, const ModelWeights& source, int l, LowbitLayerStream* stream) {
-  if (!stream) return;
-  if (stream->layer_done) stream->layer_done(l, m, nullptr);
-  for (const LayerLinear& lin : layer_linears(*m.weights, l)) m.linears.erase(lin.name);
-  release_layer(*m.weights, source, l);
-}
-
 }  // namespace
 
 LowbitModel quantize_model_lowbit(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,

@@ -31,14 +31,6 @@ std::vector<double> hessian_from_gram(std::vector<double> gram, int64_t tokens) 
   return gram;
 }
 
-void finish_layer(QuantizedModel& qm, const ModelWeights& source, int l, IntLayerStream* stream,
-                  const WindowStates* next_states) {
-  if (!stream) return;
-  if (stream->layer_done) stream->layer_done(l, qm, next_states);
-  for (const LayerLinear& lin : layer_linears(*qm.weights, l)) qm.linears.erase(lin.name);
-  release_layer(*qm.weights, source, l);
-}
-
 QuantizedModel quantize_model_rtn(const ModelWeights& source, const IntQuantizeOptions& opt,
                                   const LayerProgressFn& progress, IntLayerStream* stream) {
   QuantizedModel qm;
@@ -52,7 +44,7 @@ QuantizedModel quantize_model_rtn(const ModelWeights& source, const IntQuantizeO
       qm.report["linears"][l.name] = {{"method", "rtn"}};
       qm.linears.emplace(l.name, std::move(q));
     }
-    finish_layer(qm, source, layer, stream, nullptr);
+    finish_layer(qm, source, layer, stream);
     if (progress) progress(layer, int(source.cfg.n_layers));
   }
   return qm;

@@ -40,11 +40,6 @@ QuantizedModel quantize_model_awq(const ModelWeights& source, const std::vector<
                                   const IntQuantizeOptions& opt, const LayerProgressFn& progress = {},
                                   IntLayerStream* stream = nullptr);
 
-// After layer l of qm is quantized: hands it to the stream (if any), then
-// returns its tensors to how `source` holds them and drops its quantized linears.
-void finish_layer(QuantizedModel& qm, const ModelWeights& source, int l, IntLayerStream* stream,
-                  const WindowStates* next_states);
-
 // H = 2 X^T X / tokens from a Gram matrix (full symmetric, row-major).
 // Scales `gram` in place (pass a temporary or std::move to avoid a copy).
 std::vector<double> hessian_from_gram(std::vector<double> gram, int64_t tokens);

@@ -70,19 +70,9 @@ namespace {
 
 void check_tensor_finite(const NamedTensor& nt, const std::string& source) {
   const Tensor& t = *nt.tensor;
-  if (!t.lazy()) {
-    check_finite(t.data.data(), t.data.size(), source, nt.name);
-    return;
-  }
-  const int64_t rows = t.rows(), cols = t.cols();
-  const int64_t tile = std::max<int64_t>(1, (int64_t(4) << 20) / std::max<int64_t>(1, cols * 4));
-  std::vector<float> buf;
-  for (int64_t r0 = 0; r0 < rows; r0 += tile) {
-    const int64_t n = std::min(tile, rows - r0);
-    buf.resize(size_t(n * cols));
-    t.read_rows(r0, n, buf.data());
-    check_finite(buf.data(), buf.size(), source, fmt::format("{} (rows {}..{})", nt.name, r0, r0 + n - 1));
-  }
+  for_each_row_tile(t, [&](int64_t r0, int64_t n, const float* v) {
+    check_finite(v, size_t(n * t.cols()), source, t.lazy() ? fmt::format("{} (rows {}..{})", nt.name, r0, r0 + n - 1) : nt.name);
+  });
 }
 
 }  // namespace

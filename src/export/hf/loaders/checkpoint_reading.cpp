@@ -1,20 +1,10 @@
 #include "export/hf/loaders/checkpoint_reading.h"
 
+#include "model/safetensors_rows.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace llmq {
-
-const TensorView& checked_float_view(const HfCheckpoint& ck, const NamedTensor& nt) {
-  const TensorView* tv = ck.find(nt.name);
-  if (!tv) throw file_error(ck.dir(), "tensor " + nt.name + " is missing from the checkpoint");
-  if (tv->shape != nt.shape)
-    throw file_error(tv->file, "tensor " + nt.name + " has shape " + shape_str(tv->shape) + ", expected " +
-                                   shape_str(nt.shape) + " from config.json");
-  if (!dtype_is_float16_or_32(tv->dtype))
-    throw file_error(tv->file, "tensor " + nt.name + " has dtype " + dtype_name(tv->dtype) + ", expected BF16, F16 or F32");
-  return *tv;
-}
 
 void read_float_tensor(const HfCheckpoint& ck, const NamedTensor& nt) {
   const TensorView& tv = checked_float_view(ck, nt);

@@ -15,9 +15,6 @@ namespace llmq {
 // differs from the one config.json implies.
 void read_float_tensor(const HfCheckpoint& ck, const NamedTensor& nt);
 
-// nt's view in the checkpoint, checked the same way (and to be BF16/F16/F32), for lazy rows.
-const TensorView& checked_float_view(const HfCheckpoint& ck, const NamedTensor& nt);
-
 // A LoadedModel of the weights, with the checkpoint's tokenizer and sizes.
 std::unique_ptr<LoadedModel> make_loaded_model(std::shared_ptr<ModelWeights> w, const HfCheckpoint& ck,
                                                const std::string& format, const std::string& dtype);
