@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "quant/methods/awq.h"
+#include "quant/methods/gram_factor.h"
 #include "quant/methods/gptq.h"
 #include "quant/methods/rtn.h"
 
@@ -107,6 +108,44 @@ TEST(Awq, ScaledOutputErrorMatchesADirectComputation) {
     for (int64_t c = 0; c < n; ++c) back.data[size_t(r * n + c)] /= sc[size_t(c)];
   const double direct = output_error_from_gram(w, back, in.gram);
   EXPECT_NEAR(awq_scaled_output_error({&w, &gram_f, nullptr}, sc, s), direct, 1e-3 * direct);
+}
+
+TEST(GramFactor, RankOfFewTokensAndExactProduct) {
+  const int64_t n = 64;
+  const Inputs few = salient_inputs(n, 20, 3);  // 20 tokens: rank 20
+  const GramFactor f = low_rank_gram_factor(few.gram, n);
+  ASSERT_EQ(f.rank, 20);
+  ASSERT_EQ(f.f.size(), size_t(n * 20));
+  double worst = 0, scale = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double v = 0;
+      for (int64_t k = 0; k < f.rank; ++k) v += double(f.f[size_t(i * f.rank + k)]) * f.f[size_t(j * f.rank + k)];
+      worst = std::max(worst, std::fabs(v - few.gram[size_t(i * n + j)]));
+      scale = std::max(scale, std::fabs(few.gram[size_t(i * n + j)]));
+    }
+  EXPECT_LT(worst, 1e-5 * scale);
+  // More tokens than channels: full rank, the Gram matrix itself is the cheaper form.
+  EXPECT_TRUE(low_rank_gram_factor(salient_inputs(n, 300, 4).gram, n).f.empty());
+  // No input at all: nothing to factor.
+  EXPECT_TRUE(low_rank_gram_factor(std::vector<double>(size_t(n * n), 0.0), n).f.empty());
+}
+
+TEST(Awq, LowRankErrorAndSearchMatchTheGramForm) {
+  const int64_t rows = 40, n = 96;
+  const Tensor w = random_weight(rows, n, 5);
+  const Inputs in = salient_inputs(n, 30, 6);
+  const std::vector<float> gram_f(in.gram.begin(), in.gram.end());
+  const GramFactor f = low_rank_gram_factor(in.gram, n);
+  ASSERT_EQ(f.rank, 30);
+  const IntQuantSpec s = spec(3, 32);
+  const std::vector<float> sc = awq_scales_for_alpha(in.x_mean, {}, 0.4);
+  const double full = awq_scaled_output_error({&w, &gram_f, nullptr}, sc, s);
+  EXPECT_NEAR(awq_scaled_output_error({&w, nullptr, nullptr, &f}, sc, s), full, 1e-4 * full);
+  const AwqSearchResult a = awq_search_group({{&w, &gram_f, nullptr}}, in.x_mean, s, AwqOptions{});
+  const AwqSearchResult b = awq_search_group({{&w, nullptr, nullptr, &f}}, in.x_mean, s, AwqOptions{});
+  EXPECT_EQ(a.alpha, b.alpha);
+  EXPECT_NEAR(a.loss, b.loss, 1e-4 * a.loss);
 }
 
 TEST(Awq, SearchBeatsRoundToNearestOnSalientChannels) {

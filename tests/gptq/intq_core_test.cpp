@@ -195,6 +195,33 @@ TEST(Gptq, StaticGroupsKeepSequentialGIdxUnderActOrder) {
   EXPECT_LT(output_error_from_gram(w, q.dequantize(), gram), e_rtn);
 }
 
+TEST(Gptq, HessianInverseFactorIsTheUpperCholeskyOfTheInverse) {
+  // U upper with a positive diagonal and U^T U (H + lambda I) = I: the unique factor GPTQ needs.
+  const int64_t n = 48;
+  const std::vector<double> h = correlated_gram(n, 200, 7);
+  double mean_diag = 0;
+  for (int64_t i = 0; i < n; ++i) mean_diag += h[size_t(i * n + i)] / double(n);
+  const HessianInverseResult r = hessian_inverse_cholesky(h, n, 0.01);
+  ASSERT_EQ(r.retries, 0);
+  const std::vector<float>& u = r.upper;
+  for (int64_t i = 0; i < n; ++i) {
+    EXPECT_GT(u[size_t(i * n + i)], 0.0f);
+    for (int64_t j = 0; j < i; ++j) EXPECT_EQ(u[size_t(i * n + j)], 0.0f);
+  }
+  double worst = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double v = 0;  // (U^T U (H + lambda I))_ij
+      for (int64_t k = 0; k < n; ++k) {
+        double utu = 0;
+        for (int64_t p = 0; p <= std::min(i, k); ++p) utu += double(u[size_t(p * n + i)]) * u[size_t(p * n + k)];
+        v += utu * (h[size_t(k * n + j)] + (k == j ? 0.01 * mean_diag : 0.0));
+      }
+      worst = std::max(worst, std::fabs(v - (i == j ? 1.0 : 0.0)));
+    }
+  EXPECT_LT(worst, 1e-4);
+}
+
 TEST(Gptq, SingularHessianFallsBackWithAWarning) {
   // A Hessian with a negative eigenvalue (not PSD) cannot be factored at 1% dampening.
   const int64_t n = 32;

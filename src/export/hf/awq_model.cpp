@@ -10,7 +10,9 @@
 // grid point costs out * in^2 and never reruns the model. AutoAWQ inspects
 // the attention / MLP module output for q/k/v and gate/up; the linears'
 // own outputs are what those modules are built from, and the search is
-// hundreds of times cheaper. The Gram matrices are then rescaled by the
+// hundreds of times cheaper. With fewer calibration tokens than input
+// channels, a grid point costs out * in * tokens instead (a low-rank factor
+// of the Gram matrix). The Gram matrices are then rescaled by the
 // chosen s (the folded inputs are x / s), the clipping search runs on them,
 // and every linear is rounded to nearest on its scaled weights.
 #include <cmath>
@@ -24,6 +26,7 @@
 #include "export/hf/layer_linears.h"
 #include "export/hf/model_quantizer.h"
 #include "model/layer_residency.h"
+#include "quant/methods/gram_factor.h"
 #include "quant/methods/rtn.h"
 
 namespace llmq {
@@ -240,18 +243,27 @@ std::vector<ScaleGroup> drop_ignored(std::vector<ScaleGroup> groups, const std::
 
 // Searches the group's scale on its linears' output error and folds it in.
 AwqSearchResult scale_group(const ScaleGroup& g, LayerGrams& grams, const IntQuantizeOptions& opt) {
-  std::map<LinearKey, std::vector<float>> gram_f;  // single precision for the sgemm of every grid point
+  // Per input, what every grid point multiplies by: a low-rank factor when the input saw fewer tokens
+  // than it has channels, else the Gram matrix in single precision.
+  struct InputForm {
+    GramFactor factor;
+    std::vector<float> gram;
+  };
+  std::map<LinearKey, InputForm> forms;
   std::vector<AwqScaledLinear> targets;
   for (size_t i = 0; i < g.linears.size(); ++i) {
     const std::vector<double>* G = grams.find(g.inputs[i]);
     if (!G) continue;  // an expert that saw no tokens: nothing to measure
-    auto [it, fresh] = gram_f.try_emplace(g.inputs[i]);
-    if (fresh) it->second.assign(G->begin(), G->end());
-    targets.push_back({g.linears[i], &it->second, g.tie.empty() ? nullptr : &g.tie});
+    auto [it, fresh] = forms.try_emplace(g.inputs[i]);
+    if (fresh) {
+      it->second.factor = low_rank_gram_factor(*G, g.linears[i]->cols());
+      if (it->second.factor.f.empty()) it->second.gram.assign(G->begin(), G->end());
+    }
+    targets.push_back({g.linears[i], &it->second.gram, g.tie.empty() ? nullptr : &g.tie, &it->second.factor});
   }
   AwqSearchResult best = awq_search_group(targets, g.x_mean, opt.spec, opt.awq);
   apply_scales(g, best.scales);
-  for (const auto& [key, unused] : gram_f) grams.rescale(key, g, best.scales);
+  for (const auto& [key, unused] : forms) grams.rescale(key, g, best.scales);
   return best;
 }
 

@@ -72,13 +72,16 @@ std::vector<float> awq_scales_for_alpha(const std::vector<float>& x_mean, const 
 double awq_scaled_output_error(const AwqScaledLinear& lin, const std::vector<float>& s, const IntQuantSpec& spec) {
   const Tensor& w = *lin.weight;
   const int64_t rows = w.rows(), cols = w.cols(), gl = spec.group_len(cols);
-  if (int64_t(lin.gram->size()) != cols * cols) fail("AWQ: Gram matrix does not match width {}", cols);
+  const bool low_rank = lin.factor && !lin.factor->f.empty();
+  if (low_rank ? lin.factor->n != cols : int64_t(lin.gram->size()) != cols * cols)
+    fail("AWQ: Gram matrix does not match width {}", cols);
+  const int64_t out_cols = low_rank ? lin.factor->rank : cols;  // columns of D G, or of D F
   const int maxq = spec.maxq();
   std::vector<float> sc(static_cast<size_t>(cols));
   for (int64_t c = 0; c < cols; ++c) sc[size_t(c)] = s[size_t(scale_of(lin, c))];
   // Rows in blocks, so that the error matrix D and D G stay small for wide models.
   const int64_t block = std::max<int64_t>(1, std::min<int64_t>(rows, (int64_t(1) << 21) / cols));
-  std::vector<float> d(size_t(block * cols)), dg(size_t(block * cols));
+  std::vector<float> d(size_t(block * cols)), dg(size_t(block * out_cols));
   double total = 0;
   for (int64_t r0 = 0; r0 < rows; r0 += block) {
     const int64_t nb = std::min(block, rows - r0);
@@ -101,12 +104,18 @@ double awq_scaled_output_error(const AwqScaledLinear& lin, const std::vector<flo
         }
       }
     }
-    // Every row's d^T G d at once: (D G) row-dotted with D.
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nb), int(cols), int(cols), 1.0f, d.data(), int(cols),
-                lin.gram->data(), int(cols), 0.0f, dg.data(), int(cols));
     double part = 0;
+    if (low_rank) {  // every row's d^T F F^T d at once: the squared norm of D F
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nb), int(out_cols), int(cols), 1.0f, d.data(),
+                  int(cols), lin.factor->f.data(), int(out_cols), 0.0f, dg.data(), int(out_cols));
 #pragma omp parallel for schedule(static) reduction(+ : part)
-    for (int64_t i = 0; i < nb * cols; ++i) part += double(d[size_t(i)]) * double(dg[size_t(i)]);
+      for (int64_t i = 0; i < nb * out_cols; ++i) part += double(dg[size_t(i)]) * double(dg[size_t(i)]);
+    } else {  // every row's d^T G d at once: (D G) row-dotted with D
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nb), int(cols), int(cols), 1.0f, d.data(), int(cols),
+                  lin.gram->data(), int(cols), 0.0f, dg.data(), int(cols));
+#pragma omp parallel for schedule(static) reduction(+ : part)
+      for (int64_t i = 0; i < nb * cols; ++i) part += double(d[size_t(i)]) * double(dg[size_t(i)]);
+    }
     total += part;
   }
   return total;

@@ -11,13 +11,16 @@
 // Every loss here is the output error of the linears the scale touches,
 // ||(W - W_q) X||^2, computed from the Gram matrix G = X^T X of their input:
 // tr(D G D^T) costs out * in^2 whatever the number of calibration tokens, so
-// a grid point never reruns the model. The model driver (awq_model.cpp)
+// a grid point never reruns the model. With fewer tokens than input channels
+// a low-rank factor G = F F^T (quant/methods/gram_factor.h) makes it
+// ||D F||^2, out * in * rank. The model driver (awq_model.cpp)
 // collects the Gram matrices and folds the chosen scales.
 #include <cstdint>
 #include <functional>
 #include <vector>
 
 #include "model/tensor.h"
+#include "quant/methods/gram_factor.h"
 #include "quant/formats/intq/int_quant_spec.h"
 
 namespace llmq {
@@ -39,6 +42,7 @@ struct AwqScaledLinear {
   const Tensor* weight = nullptr;     // [out, in]
   const std::vector<float>* gram = nullptr;  // [in, in] row-major, X^T X of the input (unscaled)
   const std::vector<int64_t>* tie = nullptr;
+  const GramFactor* factor = nullptr;        // when set with a non-empty factor: used instead of `gram`
 };
 
 // AutoAWQ's weight term: per scale index, the mean over output rows (of all

@@ -15,6 +15,34 @@ namespace llmq {
 
 namespace {
 
+// H <- P H P^T for the permutation new index i = old index perm[i], with one row of extra memory (a
+// second n x n matrix is 6.6 GB at 70B width): rows moved along the permutation's cycles, then each
+// row's columns.
+void permute_symmetric_in_place(std::vector<double>& h, int64_t n, const std::vector<int64_t>& perm) {
+  std::vector<double> buf(static_cast<size_t>(n));
+  std::vector<bool> placed(static_cast<size_t>(n), false);
+  auto row = [&](int64_t r) { return h.begin() + r * n; };
+  for (int64_t start = 0; start < n; ++start) {
+    if (placed[size_t(start)]) continue;
+    std::copy_n(row(start), n, buf.begin());
+    int64_t j = start;
+    while (true) {
+      placed[size_t(j)] = true;
+      const int64_t from = perm[size_t(j)];
+      if (from == start) {
+        std::copy_n(buf.begin(), n, row(j));
+        break;
+      }
+      std::copy_n(row(from), n, row(j));
+      j = from;
+    }
+  }
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t c = 0; c < n; ++c) buf[size_t(c)] = h[size_t(r * n + perm[size_t(c)])];
+    std::copy_n(buf.begin(), n, row(r));
+  }
+}
+
 // Chooses the grid of one (row, group): plain min-max, or (clip_search) the clipping ratio whose
 // rounding errors e_c are cheapest in GPTQ's own measure, sum_c e_c^2 / U_cc^2: the part of the
 // layer-output error that quantizing column c leaves after the later columns compensate it.
@@ -87,16 +115,12 @@ QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQ
     std::stable_sort(perm.begin(), perm.end(),
                      [&](int64_t a, int64_t b) { return h[size_t(a * n + a)] > h[size_t(b * n + b)]; });
     std::vector<float> wp(wt.size());
-    std::vector<double> hp(h.size());
-    for (int64_t i = 0; i < n; ++i) {
-      std::copy_n(wt.begin() + perm[size_t(i)] * m, m, wp.begin() + i * m);
-      for (int64_t j = 0; j < n; ++j) hp[size_t(i * n + j)] = h[size_t(perm[size_t(i)] * n + perm[size_t(j)])];
-    }
+    for (int64_t i = 0; i < n; ++i) std::copy_n(wt.begin() + perm[size_t(i)] * m, m, wp.begin() + i * m);
     wt.swap(wp);
-    h.swap(hp);
+    permute_symmetric_in_place(h, n, perm);
   }
 
-  HessianInverseResult hinv = hessian_inverse_cholesky(h, n, opt.damp_percent);
+  HessianInverseResult hinv = hessian_inverse_cholesky(std::move(h), n, opt.damp_percent);
   st.damp_percent = hinv.damp_percent;
   st.retries = hinv.retries;
   st.rtn_fallback = hinv.identity_fallback;

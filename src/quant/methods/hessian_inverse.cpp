@@ -1,5 +1,6 @@
 #include "quant/methods/hessian_inverse.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -7,51 +8,75 @@
 extern "C" {
 // LAPACK, Fortran calling convention (OpenBLAS exports it).
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
-void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void dtrtri_(const char* uplo, const char* diag, const int* n, double* a, const int* lda, int* info);
 }
 
 namespace llmq {
 
-bool cholesky_in_place(std::vector<double>& a, int64_t n) {
-  const int nn = int(n);
-  int info = 0;
-  dpotrf_("L", &nn, a.data(), &nn, &info);
-  return info == 0;
-}
-
 namespace {
 
-// One attempt: chol(H + lambda I) -> inverse -> chol(inverse, upper). False on failure.
-bool try_factor(const std::vector<double>& h, int64_t n, double lambda, std::vector<float>& upper) {
-  std::vector<double> a(h);
-  for (int64_t i = 0; i < n; ++i) a[size_t(i * n + i)] += lambda;
-  const int nn = int(n);
-  int info = 0;
-  // Symmetric, so row-major and column-major agree; work on LAPACK's lower triangle (column-major).
-  dpotrf_("L", &nn, a.data(), &nn, &info);
-  if (info != 0) return false;
-  dpotri_("L", &nn, a.data(), &nn, &info);
-  if (info != 0) return false;
-  // Column-major element (row, col) sits at row + col * n: mirror the lower triangle into the upper one.
-  for (int64_t j = 0; j < n; ++j)
-    for (int64_t i = j + 1; i < n; ++i) a[size_t(j + i * n)] = a[size_t(i + j * n)];
-  dpotrf_("U", &nn, a.data(), &nn, &info);  // H^-1 = U^T U, U upper (column-major)
-  if (info != 0) return false;
-  upper.assign(size_t(n * n), 0.0f);
-  for (int64_t j = 0; j < n; ++j)
-    for (int64_t i = 0; i <= j; ++i) {
-      const double u = a[size_t(i + j * n)];  // U(i, j), column-major
-      if (!std::isfinite(u)) return false;
-      upper[size_t(i * n + j)] = float(u);
+// Works on the reversed matrix A = J H J (J the exchange matrix: reversing the
+// row-major array reverses rows and columns). With A + lambda I = R R^T (R
+// lower), H + lambda I = K K^T for the upper K = J R J, so
+// (H + lambda I)^-1 = K^-T K^-1 and U = K^-1 = J R^-1 J: one Cholesky and
+// one triangular inverse, in place, where chol(inv(chol(H))) needs three
+// factorizations and a second n x n matrix. U is the unique upper factor with
+// a positive diagonal, so it is the same U as GPTQ's reference computes.
+//
+// LAPACK only touches the lower triangle (column-major), so a failed attempt
+// is undone from the untouched upper triangle and the saved diagonal.
+class ReversedFactor {
+ public:
+  ReversedFactor(std::vector<double> h, int64_t n) : a_(std::move(h)), n_(n), diag_(static_cast<size_t>(n)) {
+    std::reverse(a_.begin(), a_.end());
+    for (int64_t i = 0; i < n; ++i) diag_[size_t(i)] = a_[size_t(i * n + i)];
+  }
+
+  // False when H + lambda I is not (numerically) positive definite or the result is not finite.
+  bool try_factor(double lambda, std::vector<float>& upper) {
+    const int64_t n = n_;
+    for (int64_t i = 0; i < n; ++i) a_[size_t(i * n + i)] = diag_[size_t(i)] + lambda;
+    const int nn = int(n);
+    int info = 0;
+    dpotrf_("L", &nn, a_.data(), &nn, &info);
+    if (info == 0) dtrtri_("L", "N", &nn, a_.data(), &nn, &info);
+    if (info != 0) {
+      restore_lower();
+      return false;
     }
-  for (int64_t i = 0; i < n; ++i)
-    if (!(upper[size_t(i * n + i)] > 0.0f)) return false;
-  return true;
-}
+    // U(i, j) = R^-1(n-1-i, n-1-j); R^-1 lower, column-major: element (r, c) at r + c n.
+    upper.assign(size_t(n * n), 0.0f);
+    bool ok = true;
+    for (int64_t i = 0; i < n && ok; ++i) {
+      for (int64_t j = i; j < n; ++j) {
+        const double u = a_[size_t((n - 1 - i) + (n - 1 - j) * n)];
+        if (!std::isfinite(u)) ok = false;
+        upper[size_t(i * n + j)] = float(u);
+      }
+      if (!(upper[size_t(i * n + i)] > 0.0f)) ok = false;
+    }
+    if (!ok) {
+      restore_lower();
+      upper.clear();
+    }
+    return ok;
+  }
+
+ private:
+  void restore_lower() {
+    const int64_t n = n_;
+    for (int64_t c = 0; c < n; ++c)
+      for (int64_t r = c + 1; r < n; ++r) a_[size_t(r + c * n)] = a_[size_t(c + r * n)];
+  }
+
+  std::vector<double> a_;
+  int64_t n_;
+  std::vector<double> diag_;
+};
 
 }  // namespace
 
-HessianInverseResult hessian_inverse_cholesky(const std::vector<double>& h, int64_t n, double damp_percent) {
+HessianInverseResult hessian_inverse_cholesky(std::vector<double> h, int64_t n, double damp_percent) {
   HessianInverseResult r;
   double mean_diag = 0;
   for (int64_t i = 0; i < n; ++i) mean_diag += h[size_t(i * n + i)];
@@ -59,8 +84,9 @@ HessianInverseResult hessian_inverse_cholesky(const std::vector<double>& h, int6
   if (!(mean_diag > 0) || !std::isfinite(mean_diag)) mean_diag = 1.0;
   double pct = damp_percent;
   constexpr int kMaxRetries = 8;
+  ReversedFactor factor(std::move(h), n);
   for (int attempt = 0; attempt <= kMaxRetries; ++attempt) {
-    if (try_factor(h, n, pct * mean_diag, r.upper)) {
+    if (factor.try_factor(pct * mean_diag, r.upper)) {
       r.damp_percent = pct;
       r.retries = attempt;
       if (attempt > 0)
