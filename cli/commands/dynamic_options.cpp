@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "mixed/type_ladder.h"
+#include "util/byte_size.h"
 #include "util/error.h"
 
 namespace llmq::cli {

@@ -17,6 +17,7 @@
 #include "mixed/hf_bit_allocation.h"
 #include "mixed/hf_kl_sensitivity.h"
 #include "mixed/profile.h"
+#include "util/byte_size.h"
 #include "util/error.h"
 #include "util/progress.h"
 
@@ -65,28 +66,13 @@ void add_hf_quantize_options(CLI::App* cmd, QuantizeHfArgs& a) {
                   "default: <output>.checkpoint, removed when the output is written)")
       ->group(g);
   cmd->add_flag("--restart", a.restart, "Ignore finished layers of an earlier run and start over")->group(g);
+  cmd->add_option("--max-memory", a.max_memory,
+                  "Memory for GPTQ/AWQ (e.g. 8GB): calibration hidden states beyond what fits beside one layer's "
+                  "working memory go to a temporary file in the checkpoint folder")
+      ->group(g);
 }
 
 namespace {
-
-// "5GB", "500MB", "64KiB" or a byte count; decimal units as transformers' max_shard_size.
-uint64_t parse_size(const std::string& text) {
-  size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    fail("--max-shard-size: '{}' is not a size (e.g. 5GB, 500MB)", text);
-  }
-  std::string unit = text.substr(used);
-  for (char& c : unit) c = char(std::toupper(static_cast<unsigned char>(c)));
-  const std::map<std::string, double> units = {{"", 1},          {"B", 1},           {"KB", 1e3},      {"MB", 1e6},
-                                               {"GB", 1e9},      {"TB", 1e12},       {"KIB", 1024.0},  {"MIB", 1048576.0},
-                                               {"GIB", 1073741824.0}};
-  auto it = units.find(unit);
-  if (it == units.end() || !(v > 0)) fail("--max-shard-size: '{}' is not a size (e.g. 5GB, 500MB)", text);
-  return uint64_t(v * it->second);
-}
 
 // The super-weight list --protect-super-weights reads; "" when not protecting.
 std::string super_weights_file(const QuantizeHfArgs& a) {
@@ -124,7 +110,8 @@ HfQuantizeJob make_job(const QuantizeHfArgs& a) {
   j.quant.min_expert_tokens = a.min_expert_tokens;
   j.quant.ignore = a.ignore;
   j.super_weights_file = super_weights_file(a);
-  j.max_shard_bytes = parse_size(a.max_shard_size);
+  j.max_shard_bytes = parse_byte_size(a.max_shard_size, "--max-shard-size");
+  if (!a.max_memory.empty()) j.max_memory = parse_byte_size(a.max_memory, "--max-memory");
   if (j.quant.method != IntQuantMethod::Gptq && (a.desc_act || a.static_groups))
     fail("--desc-act / --static-groups apply to gptq only");
   j.calibration_path = a.calibration;
@@ -271,6 +258,8 @@ void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
                 {"calibration_tokens", r.calibration_tokens},
                 {"seconds", r.seconds},
                 {"resumed_layers", r.resumed_layers},
+                {"state_budget_bytes", r.state_budget_bytes ? nlohmann::json(*r.state_budget_bytes) : nlohmann::json(nullptr)},
+                {"states_spilled_bytes", r.states_spilled_bytes},
                 {"files", r.files},
                 {"ignored", r.ignored},
                 {"rtn_fallbacks", r.rtn_fallbacks},
@@ -285,6 +274,9 @@ void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
   for (const std::string& w : r.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   if (r.resumed_layers > 0 && !common.quiet)
     std::fprintf(stderr, "resumed: %d finished layers taken from the checkpoint of an earlier run\n", r.resumed_layers);
+  if (r.states_spilled_bytes > 0 && !common.quiet)
+    std::fprintf(stderr, "note: --max-memory: up to %.1f MiB of hidden states were kept on disk\n",
+                 double(r.states_spilled_bytes) / 1048576.0);
   if (!r.rtn_fallbacks.empty())
     std::fprintf(stderr, "note: %zu linears fell back to RTN (first: %s)\n", r.rtn_fallbacks.size(), r.rtn_fallbacks[0].c_str());
   if (!r.ignored.empty()) std::fprintf(stderr, "note: %zu linears kept in floating point (--ignore, --protect-super-weights)\n", r.ignored.size());

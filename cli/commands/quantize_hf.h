@@ -35,6 +35,7 @@ struct QuantizeHfArgs {
   int64_t min_expert_tokens = 32;
   std::vector<std::string> ignore;  // regexes of linear weight names kept in floating point
   std::string max_shard_size = "5GB";
+  std::string max_memory;  // --max-memory, empty: no limit
   std::string resume_dir;  // --resume; empty: <output>.checkpoint
   bool restart = false;
   // MoE: per-expert bits by routing counts (the --dynamic-experts options of

@@ -66,8 +66,5 @@ struct ProfileCheck {
 // importance matrix against the model's tensors.
 ProfileCheck validate_profile(const DynamicProfile& p, const TensorCatalog& catalog);
 
-// "3.0GB" (10^9), "2.5GiB" (2^30), "800MB", "512KiB", "123456" (bytes).
-// Throws llmq::Error naming `option`.
-uint64_t parse_byte_size(const std::string& s, const std::string& option);
 
 }  // namespace llmq

@@ -4,6 +4,7 @@
 // of the in-memory path (whole model quantized, then written), a run stopped
 // after some layers must resume from them to byte-identical output, and a
 // checkpoint of another job must never be resumed.
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -165,6 +166,41 @@ TEST(StreamedPipeline, ResumesAfterAStoppedRunToIdenticalFiles) {
     EXPECT_EQ(r.resumed_layers, 2);
     expect_same_files(full.output_dir, job.output_dir);
     EXPECT_FALSE(fs::exists(ckpt));
+  }
+}
+
+TEST(StreamedPipeline, MaxMemoryPutsStatesOnDiskWithTheSameFiles) {
+  test::TempDir tmp;
+  for (IntQuantMethod method : {IntQuantMethod::Gptq, IntQuantMethod::Awq}) {
+    const std::string name = int_quant_method_name(method);
+    SCOPED_TRACE(name);
+    const HfQuantFormat format = method == IntQuantMethod::Awq ? HfQuantFormat::Awq : HfQuantFormat::Gptq;
+    HfQuantizeJob full = job_for(method, format, "tiny-llama", tmp / (name + "-full"));
+    const HfQuantizeOutcome rf = run_hf_quantize(full);
+    EXPECT_FALSE(rf.state_budget_bytes.has_value());
+
+    // A limit below one layer's working memory: every window's states go to disk, with a warning.
+    HfQuantizeJob job = full;
+    job.output_dir = tmp / (name + "-spilled");
+    job.max_memory = 1;
+    const HfQuantizeOutcome r = run_hf_quantize(job);
+    ASSERT_TRUE(r.state_budget_bytes.has_value());
+    EXPECT_EQ(*r.state_budget_bytes, 0);
+    const int64_t state_bytes = r.calibration_tokens * 256 * int64_t(sizeof(float));  // tiny-llama: hidden 256
+    EXPECT_EQ(r.states_spilled_bytes, state_bytes);
+    EXPECT_TRUE(std::any_of(r.warnings.begin(), r.warnings.end(),
+                            [](const std::string& w) { return w.find("--max-memory") != std::string::npos; }));
+    expect_same_files(full.output_dir, job.output_dir);
+
+    // A stopped run with spilled states resumes to the same files, and a generous limit spills nothing.
+    job.output_dir = tmp / (name + "-resumed");
+    EXPECT_THROW(run_hf_quantize(job, [](int layer, int) { if (layer == 1) throw StopAfter{}; }), StopAfter);
+    job.max_memory = uint64_t(1) << 40;
+    const HfQuantizeOutcome rr = run_hf_quantize(job);
+    EXPECT_EQ(rr.resumed_layers, 2);
+    EXPECT_GT(*rr.state_budget_bytes, 0);
+    EXPECT_EQ(rr.states_spilled_bytes, 0);
+    expect_same_files(full.output_dir, job.output_dir);
   }
 }
 

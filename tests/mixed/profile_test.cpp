@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "mixed/profile.h"
+#include "util/byte_size.h"
 #include "mixed_test_support.h"
 #include "util/error.h"
 

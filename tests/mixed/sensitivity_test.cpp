@@ -48,6 +48,24 @@ TEST(FastSensitivity, FallsWithLargerTypesAndUsesTheImportance) {
   EXPECT_NE(weighted, plain);
 }
 
+TEST(FastSensitivity, SampledRowsEstimateTheWholeTensor) {
+  EXPECT_EQ(sensitivity_sample_rows(10, 4, 40).size(), 10u);  // fits: every row
+  EXPECT_EQ(sensitivity_sample_rows(10, 4, 20), (std::vector<int64_t>{0, 2, 4, 6, 8}));
+  EXPECT_EQ(sensitivity_sample_rows(10, 4, 12), (std::vector<int64_t>{0, 4, 8}));
+  // The embedding (8192 x 256) measured on an eighth of its rows, against all of them.
+  const TensorCatalog& cat = test::catalog("tiny-llama");
+  const ImatrixFile im(test::calibrated("tiny-llama").imatrix_path);
+  const GgufTensorSpec& spec = cat.find("token_embd.weight")->spec;
+  std::vector<float> values, scratch;
+  read_gguf_tensor(cat.checkpoint(), cat.config(), spec, values, scratch);
+  for (GgmlType t : {GgmlType::Q3_K, GgmlType::IQ4_XS, GgmlType::Q6_K}) {
+    const double whole = fast_sensitivity(spec, values, t, lookup_of(im)).value;
+    const double sampled = fast_sensitivity(spec, values, t, lookup_of(im), spec.row_length() * 1024).value;
+    EXPECT_NE(whole, sampled) << ggml::type_name(t);
+    EXPECT_NEAR(sampled, whole, 0.05 * whole) << ggml::type_name(t);
+  }
+}
+
 // The accurate measure against an independent computation: export a GGUF
 // with blk.2.attn_v at Q2_K and every other tensor in F32, load it, and
 // compute the KL divergence over the same windows from the two models' logits.

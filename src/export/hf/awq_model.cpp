@@ -274,7 +274,7 @@ QuantizedModel quantize_model_awq(const ModelWeights& source, const std::vector<
   QuantizedModel qm;
   qm.weights = std::make_shared<ModelWeights>(source);
   Transformer model(qm.weights);
-  LayerInputs inputs(model, windows);
+  LayerInputs inputs(model, windows, stream ? stream->state_memory : nullptr);
   const int n_layers = int(source.cfg.n_layers);
   const int first = stream ? stream->first_layer : 0;
   if (first > 0) inputs.set_states(std::move(stream->states));

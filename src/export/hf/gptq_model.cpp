@@ -110,7 +110,7 @@ QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector
   const std::vector<std::set<LinearSlot>> stages =
       opt.true_sequential ? std::vector<std::set<LinearSlot>>{{LinearSlot::QKV}, {LinearSlot::O}, {LinearSlot::GateUp}, {LinearSlot::Down}}
                           : std::vector<std::set<LinearSlot>>{{LinearSlot::QKV, LinearSlot::O, LinearSlot::GateUp, LinearSlot::Down}};
-  LayerInputs inputs(model, windows);
+  LayerInputs inputs(model, windows, stream ? stream->state_memory : nullptr);
   if (first > 0) inputs.set_states(std::move(stream->states));
   for (int l = first; l < n_layers; ++l) {
     prepare_layer(*qm.weights, l, stream);

@@ -1,6 +1,7 @@
 #include "export/hf/hf_quantize_pipeline.h"
 
 #include <chrono>
+#include <memory>
 #include <filesystem>
 #include <utility>
 
@@ -108,7 +109,21 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
   const int n_layers = int(m.weights->cfg.n_layers);
   const bool carries_states =
       job.quant.method == IntQuantMethod::Awq || (job.quant.method == IntQuantMethod::Gptq && job.quant.sequential);
+  std::unique_ptr<SpillMemory> state_memory;  // declared before the stream: outlives every state
+  const bool holds_states = job.quant.method != IntQuantMethod::Rtn;
+  if (job.max_memory > 0 && holds_states) {
+    constexpr int64_t kProgramReserve = int64_t(256) << 20;  // tokenizer, tiles, buffers
+    const int64_t working = layer_working_bytes(*m.weights, job.quant.method);
+    const int64_t budget = std::max<int64_t>(0, int64_t(job.max_memory) - working - kProgramReserve);
+    if (budget == 0)
+      out.warnings.push_back(fmt::format("--max-memory {:.2f} GB is below one layer's working memory ({:.2f} GB): every "
+                                         "hidden state goes to disk and the peak stays above the limit",
+                                         double(job.max_memory) / 1e9, double(working + kProgramReserve) / 1e9));
+    state_memory = std::make_unique<SpillMemory>(budget, spill.dir());
+    out.state_budget_bytes = budget;
+  }
   IntLayerStream stream;
+  stream.state_memory = state_memory.get();
   stream.first_layer = resume_layer(spill, carries_states, n_layers, stream.states);
   out.resumed_layers = stream.first_layer;
   check_outer_tensors_finite(*m.weights, job.model_dir);
@@ -130,6 +145,7 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
     if (next && clock.due(*next, l + 1 == n_layers)) spill.save_states(l + 1, *next);
   };
   QuantizedModel qm = quantize_model_int(*m.weights, windows, job.quant, progress, &stream);
+  if (state_memory) out.states_spilled_bytes = state_memory->peak_spilled_bytes();
 
   // Every layer's record, in layer order: which linears were quantized, and what was reported.
   nlohmann::json report = nlohmann::json::object();

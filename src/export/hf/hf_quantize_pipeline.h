@@ -33,6 +33,10 @@ struct HfQuantizeJob {
   // `restart` ignores it. It is removed once the output is committed.
   std::string checkpoint_dir;
   bool restart = false;
+  // --max-memory: 0 = no limit. Otherwise the calibration windows' hidden
+  // states that do not fit beside the largest layer's working memory
+  // (layer_working_bytes) go to unlinked files in the checkpoint folder.
+  uint64_t max_memory = 0;
 };
 
 struct HfQuantizeOutcome {
@@ -47,6 +51,9 @@ struct HfQuantizeOutcome {
   nlohmann::json report;  // per-linear / per-scale statistics
   std::optional<SuperWeightProtection> protection;  // with super_weights_file
   int resumed_layers = 0;  // layers taken from the resume checkpoint of an earlier run
+  // With max_memory: the bytes of hidden states allowed in memory, and the most that went to disk.
+  std::optional<int64_t> state_budget_bytes;
+  int64_t states_spilled_bytes = 0;
 };
 
 std::string default_hf_quant_output(const HfQuantizeJob& job);

@@ -4,20 +4,25 @@
 
 namespace llmq {
 
-LayerInputs::LayerInputs(const Transformer& model, const std::vector<std::vector<int32_t>>& windows) : model_(model) {
+LayerInputs::LayerInputs(const Transformer& model, const std::vector<std::vector<int32_t>>& windows, SpillMemory* memory)
+    : model_(model), memory_(memory) {
+  std::vector<float> x;
   for (const auto& w : windows) {
-    states_.emplace_back();
-    model_.embed(w.data(), int64_t(w.size()), states_.back());
+    model_.embed(w.data(), int64_t(w.size()), x);
+    states_.emplace_back(x.begin(), x.end(), SpillAllocator<float>(memory_));
     lengths_.push_back(int64_t(w.size()));
   }
 }
 
-void LayerInputs::set_states(std::vector<std::vector<float>> states) {
+void LayerInputs::set_states(WindowStates states) {
   if (states.size() != lengths_.size()) fail("hidden states of {} windows given for {} windows", states.size(), lengths_.size());
   for (size_t i = 0; i < states.size(); ++i)
     if (states[i].size() != size_t(lengths_[i] * model_.config().hidden))
       fail("hidden states of window {} have {} values, expected {}", i, states[i].size(), lengths_[i] * model_.config().hidden);
-  states_ = std::move(states);
+  for (size_t i = 0; i < states.size(); ++i) {  // window by window, into this object's memory
+    states_[i] = StateVector(states[i].begin(), states[i].end(), SpillAllocator<float>(memory_));
+    StateVector().swap(states[i]);
+  }
 }
 
 int64_t LayerInputs::tokens() const {
@@ -26,8 +31,7 @@ int64_t LayerInputs::tokens() const {
   return n;
 }
 
-void LayerInputs::run(int layer, ForwardHooks* hooks, bool advance, std::vector<std::vector<float>>* outputs) {
-  if (outputs) outputs->resize(states_.size());
+void LayerInputs::run(int layer, ForwardHooks* hooks, bool advance) {
   std::vector<float> scratch;
   for (size_t i = 0; i < states_.size(); ++i) {
     const int64_t T = lengths_[i];
@@ -36,27 +40,11 @@ void LayerInputs::run(int layer, ForwardHooks* hooks, bool advance, std::vector<
     if (advance) {
       X = states_[i].data();
     } else {
-      std::vector<float>& dst = outputs ? (*outputs)[i] : scratch;
-      dst = states_[i];
-      X = dst.data();
+      scratch.assign(states_[i].begin(), states_[i].end());
+      X = scratch.data();
     }
     model_.run_layer(layer, X, T, cache, hooks);
   }
-}
-
-double LayerInputs::output_mse(int layer, const std::vector<std::vector<float>>& reference) {
-  std::vector<std::vector<float>> out;
-  run(layer, nullptr, false, &out);
-  double sum = 0;
-  int64_t n = 0;
-  for (size_t i = 0; i < out.size(); ++i) {
-    for (size_t j = 0; j < out[i].size(); ++j) {
-      const double d = double(out[i][j]) - double(reference[i][j]);
-      sum += d * d;
-    }
-    n += int64_t(out[i].size());
-  }
-  return n ? sum / double(n) : 0.0;
 }
 
 }  // namespace llmq

@@ -105,7 +105,8 @@ std::optional<std::pair<int, WindowStates>> LayerSpill::saved_states() const {
     const TensorView* tv = f.find(fmt::format("window.{}", i));
     if (!tv) break;
     if (tv->dtype != DType::F32) throw file_error(path, "window states are not F32");
-    out.second.push_back(tv->to_f32());
+    const std::vector<float> v = tv->to_f32();
+    out.second.emplace_back(v.begin(), v.end());
   }
   return out;
 }

@@ -11,11 +11,14 @@
 #include "export/hf/layer_linears.h"
 #include "model/layer_residency.h"
 #include "model/weights.h"
+#include "util/spill_memory.h"
 
 namespace llmq {
 
-// Hidden states entering a decoder layer, one [T * hidden] vector per calibration window.
-using WindowStates = std::vector<std::vector<float>>;
+// Hidden states entering a decoder layer, one [T * hidden] vector per calibration window;
+// in memory, or past --max-memory in a spill file (util/spill_memory.h).
+using StateVector = std::vector<float, SpillAllocator<float>>;
+using WindowStates = std::vector<StateVector>;
 
 template <typename Model>
 struct LayerStream {
@@ -25,6 +28,8 @@ struct LayerStream {
   // The hidden states entering first_layer, for quantizers that carry states
   // from layer to layer (sequential GPTQ, AWQ); must be set when first_layer > 0 for them.
   WindowStates states;
+  // Where quantizers that carry states keep them (null: ordinary memory).
+  SpillMemory* state_memory = nullptr;
   // Layer l is final in `m` (its tensors and quantized linears; the report
   // entries, fallbacks and warnings added since the previous layer).
   // `next_states`: the hidden states entering layer l + 1, where the quantizer has them.

@@ -1,5 +1,7 @@
 #include "export/hf/model_quantizer.h"
 
+#include <map>
+
 #include <set>
 
 #include "export/hf/layer_linears.h"
@@ -29,6 +31,28 @@ std::vector<double> hessian_from_gram(std::vector<double> gram, int64_t tokens) 
   const double f = 2.0 / double(std::max<int64_t>(tokens, 1));
   for (double& v : gram) v *= f;
   return gram;
+}
+
+int64_t layer_working_bytes(ModelWeights& w, IntQuantMethod method) {
+  int64_t worst = 0;
+  for (int l = 0; l < int(w.cfg.n_layers); ++l) {
+    int64_t dense = 0;
+    for (const NamedTensor& nt : layer_tensors(w, l)) {
+      int64_t n = 1;
+      for (int64_t d : nt.shape) n *= d;
+      dense += 4 * n;
+    }
+    std::map<LinearKey, int64_t> widths;  // one statistic per distinct input
+    for (const LayerLinear& lin : layer_linears(w, l)) widths[lin.key] = lin.weight->cols();
+    int64_t stats = 0;
+    for (const auto& [key, n] : widths) {
+      const int64_t b = 12 * n * n;  // 8 bytes float64 + 4 bytes single precision per entry
+      stats = method == IntQuantMethod::Awq ? stats + b : std::max(stats, b);
+    }
+    if (method == IntQuantMethod::Rtn) stats = 0;
+    worst = std::max(worst, dense + stats);
+  }
+  return worst;
 }
 
 QuantizedModel quantize_model_rtn(const ModelWeights& source, const IntQuantizeOptions& opt,

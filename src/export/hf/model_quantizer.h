@@ -44,4 +44,10 @@ QuantizedModel quantize_model_awq(const ModelWeights& source, const std::vector<
 // Scales `gram` in place (pass a temporary or std::move to avoid a copy).
 std::vector<double> hessian_from_gram(std::vector<double> gram, int64_t tokens);
 
+// What quantizing the largest layer takes besides the hidden states: the layer
+// in fp32 plus the input statistics the method holds at once (GPTQ: the widest
+// input's float64 Hessian and its float inverse factor; AWQ: every input's
+// Gram matrix of the layer and its single-precision form). `w` may be lazy.
+int64_t layer_working_bytes(ModelWeights& w, IntQuantMethod method);
+
 }  // namespace llmq
