@@ -73,6 +73,18 @@ void SafetensorsWriter::write(const std::string& name, const void* data, size_t 
   ++next_;
 }
 
+void SafetensorsWriter::write_streamed(const std::string& name, const std::function<void(const ByteSink&)>& produce) {
+  const SafetensorsEntry& e = next_entry(name);
+  size_t written = 0;
+  produce([&](const void* data, size_t n) {
+    if (written + n > e.nbytes) fail("{}: tensor {} has more than the {} bytes declared", path_, name, e.nbytes);
+    out_->write(data, n);
+    written += n;
+  });
+  if (written != e.nbytes) fail("{}: tensor {} has {} bytes, expected {}", path_, name, written, e.nbytes);
+  ++next_;
+}
+
 void SafetensorsWriter::write_hole(const std::string& name) {
   const SafetensorsEntry& e = next_entry(name);
   std::FILE* fp = out_->handle();

@@ -3,6 +3,7 @@
 // compressed-tensors, MLX). Tensors are declared first, so the header can be
 // written up front and data streamed one tensor at a time.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,6 +37,10 @@ class SafetensorsWriter {
   void declare(const std::string& name, DType dtype, std::vector<int64_t> shape);
   // Writes the declared tensor's bytes (nbytes must match shape x dtype).
   void write(const std::string& name, const void* data, size_t nbytes);
+  // The same, the bytes given in pieces to the sink `produce` is handed (a
+  // 2 GB embedding converted a tile at a time, never whole in memory).
+  using ByteSink = std::function<void(const void*, size_t)>;
+  void write_streamed(const std::string& name, const std::function<void(const ByteSink&)>& produce);
   // Leaves the declared tensor's bytes as a hole: the file is extended past
   // them without writing (they read back as zeros and, on filesystems with
   // sparse files, take no disk blocks). For zero-filled test checkpoints.

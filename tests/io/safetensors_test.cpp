@@ -76,6 +76,41 @@ TEST(Safetensors, WriterRoundTrip) {
   EXPECT_EQ((sf.find("a")->data - reinterpret_cast<const uint8_t*>(0)) % 8, 0);
 }
 
+TEST(Safetensors, StreamedWriteEqualsOneWrite) {
+  test::TempDir d;
+  std::vector<float> a = {1, 2, 3, 4, 5, 6};
+  {
+    SafetensorsWriter w(d / "s.safetensors");
+    w.declare("a", DType::F32, {2, 3});
+    w.declare("b", DType::F32, {2});
+    w.write_streamed("a", [&](const SafetensorsWriter::ByteSink& sink) {
+      sink(a.data(), 8);  // in uneven pieces
+      sink(a.data() + 2, 16);
+    });
+    w.write("b", a.data(), 8);
+    w.finish();
+  }
+  SafetensorsFile sf(d / "s.safetensors");
+  EXPECT_EQ(sf.find("a")->to_f32(), a);
+  EXPECT_EQ(sf.find("b")->to_f32(), (std::vector<float>{1, 2}));
+  // Fewer or more bytes than declared: an error naming the tensor, nothing left behind.
+  for (size_t n : {size_t(20), size_t(28)}) {
+    test::TempDir e;
+    {
+      SafetensorsWriter w(e / "bad.safetensors");
+      w.declare("a", DType::F32, {2, 3});
+      std::vector<float> big(7, 0.0f);
+      try {
+        w.write_streamed("a", [&](const SafetensorsWriter::ByteSink& sink) { sink(big.data(), n); });
+        ADD_FAILURE() << n;
+      } catch (const Error& err) {
+        EXPECT_NE(std::string(err.what()).find("tensor a"), std::string::npos) << err.what();
+      }
+    }
+    EXPECT_TRUE(fs::is_empty(e.path));
+  }
+}
+
 TEST(Safetensors, AbortedWriterLeavesNothing) {
   test::TempDir d;
   {

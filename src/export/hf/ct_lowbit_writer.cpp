@@ -96,7 +96,7 @@ void append_lowbit_tensors(const NamedTensor& nt, const LowbitLinear* q, const L
     return;
   }
   const Tensor* t = nt.tensor;
-  out.push_back({nt.name, DType::BF16, nt.shape, [t] { return tensor_as(DType::BF16, *t); }});
+  out.push_back(float_out_tensor(nt.name, DType::BF16, nt.shape, t));
 }
 
 void append_kv_scales(const LowbitModel& m, std::vector<OutTensor>& out) {
@@ -127,10 +127,7 @@ HfQuantWriteResult write_lowbit_files(ModelWeights& w, const std::vector<OutTens
   SafetensorsWriter st(out.file("model.safetensors"));
   st.set_metadata("format", "pt");
   for (const OutTensor& t : tensors) st.declare(t.name, t.dtype, t.shape);
-  for (const OutTensor& t : tensors) {
-    const std::vector<uint8_t> b = t.bytes();
-    st.write(t.name, b.data(), b.size());
-  }
+  for (const OutTensor& t : tensors) write_out_tensor(st, t);
   st.finish();
 
   nlohmann::json cfg = read_json_file((fs::path(source_dir) / "config.json").string());

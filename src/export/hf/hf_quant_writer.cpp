@@ -58,7 +58,7 @@ void append_checkpoint_tensors(HfQuantFormat format, const NamedTensor& nt, cons
   }
   const Tensor* t = nt.tensor;
   const DType float_dt = unquantized_dtype(format);
-  out.push_back({nt.name, float_dt, nt.shape, [t, float_dt] { return tensor_as(float_dt, *t); }});
+  out.push_back(float_out_tensor(nt.name, float_dt, nt.shape, t));
 }
 
 HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat format, const IntQuantizeOptions& opt,

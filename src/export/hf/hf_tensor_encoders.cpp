@@ -37,11 +37,40 @@ std::vector<uint8_t> tensor_as(DType dtype, const Tensor& t) {
   if (!t.lazy()) return floats_as(dtype, t.data);
   std::vector<uint8_t> out;
   out.reserve(size_t(t.numel()) * dtype_size(dtype));
-  for_each_row_tile(t, [&](int64_t, int64_t n, const float* v) {
-    const std::vector<uint8_t> b = floats_as(dtype, std::vector<float>(v, v + n * t.cols()));
-    out.insert(out.end(), b.begin(), b.end());
+  stream_tensor_as(dtype, t, [&](const void* p, size_t n) {
+    const auto* b = static_cast<const uint8_t*>(p);
+    out.insert(out.end(), b, b + n);
   });
   return out;
+}
+
+void stream_tensor_as(DType dtype, const Tensor& t, const SafetensorsWriter::ByteSink& sink) {
+  const int64_t cols = std::max<int64_t>(1, t.cols());
+  const auto convert = [&](const float* v, int64_t n) {
+    const std::vector<uint8_t> b = floats_as(dtype, std::vector<float>(v, v + n * cols));
+    sink(b.data(), b.size());
+  };
+  if (t.lazy()) {
+    for_each_row_tile(t, [&](int64_t, int64_t n, const float* v) { convert(v, n); });
+    return;
+  }
+  const int64_t rows = int64_t(t.data.size()) / cols;  // a dense tensor: converted ~4 MB of rows at a time too
+  const int64_t tile = std::max<int64_t>(1, (int64_t(4) << 20) / (cols * 4));
+  for (int64_t r0 = 0; r0 < rows; r0 += tile) convert(t.data.data() + r0 * cols, std::min(tile, rows - r0));
+}
+
+OutTensor float_out_tensor(const std::string& name, DType dtype, const std::vector<int64_t>& shape, const Tensor* t) {
+  return {name, dtype, shape, [t, dtype] { return tensor_as(dtype, *t); },
+          [t, dtype](const SafetensorsWriter::ByteSink& sink) { stream_tensor_as(dtype, *t, sink); }};
+}
+
+void write_out_tensor(SafetensorsWriter& st, const OutTensor& t) {
+  if (t.stream) {
+    st.write_streamed(t.name, t.stream);
+    return;
+  }
+  const std::vector<uint8_t> b = t.bytes();
+  st.write(t.name, b.data(), b.size());
 }
 
 DType unquantized_dtype(HfQuantFormat f) {

@@ -13,6 +13,7 @@
 #include "export/hf/hf_quant_format.h"
 #include "export/hf/quantized_model.h"
 #include "io/safetensors.h"
+#include "io/safetensors_writer.h"
 
 namespace llmq {
 
@@ -21,7 +22,17 @@ struct OutTensor {
   DType dtype;
   std::vector<int64_t> shape;
   std::function<std::vector<uint8_t>()> bytes;
+  // Where set, the same bytes in pieces: writers use it so that a large
+  // floating-point tensor (a 128k-vocabulary embedding: 2.1 GB in 16 bits) is
+  // never held whole.
+  std::function<void(const SafetensorsWriter::ByteSink&)> stream = {};
 };
+
+// A tensor kept in floating point, stored as `dtype` (F16/BF16/F32); t must outlive the list.
+OutTensor float_out_tensor(const std::string& name, DType dtype, const std::vector<int64_t>& shape, const Tensor* t);
+
+// Writes t's bytes into `st` (declared already): streamed where it can be.
+void write_out_tensor(SafetensorsWriter& st, const OutTensor& t);
 
 // `prefix` is the module name ("model.layers.0.self_attn.q_proj"); q must outlive the list.
 void add_quantized_linear(HfQuantFormat f, const std::string& prefix, const QuantizedLinear& q,
@@ -49,6 +60,8 @@ std::string anchored_regex(const std::string& s);
 std::vector<uint8_t> floats_as(DType dtype, const std::vector<float>& v);
 // A dense or lazy tensor's values in `dtype` (F32, F16, BF16); a lazy one is
 // read a few MB of rows at a time, never as a whole fp32 copy.
+// The same bytes as tensor_as, handed to `sink` a tile of rows at a time.
+void stream_tensor_as(DType dtype, const Tensor& t, const SafetensorsWriter::ByteSink& sink);
 std::vector<uint8_t> tensor_as(DType dtype, const Tensor& t);
 // Calls fn(first_row, n_rows, values) over t's rows: once with the data of a
 // dense tensor, about 4 MB of fp32 rows at a time for a lazy one.

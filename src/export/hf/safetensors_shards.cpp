@@ -87,10 +87,7 @@ ShardedWrite write_safetensors_shards(const AtomicOutputDir& dir, const std::vec
       weight_map[tensors[i].name] = r.files[size_t(s)];
       total += tensor_bytes(tensors[i]);
     }
-    for (size_t k = begin; k < i; ++k) {
-      const std::vector<uint8_t> b = tensors[k].bytes();
-      st.write(tensors[k].name, b.data(), b.size());
-    }
+    for (size_t k = begin; k < i; ++k) write_out_tensor(st, tensors[k]);
     st.finish();
     r.bytes += fs::file_size(dir.file(r.files[size_t(s)]));
   }
