@@ -6,7 +6,7 @@
 #
 #   bash bench/real_size.sh depth            # 1B width at 8, 16, 32 layers: memory must stay flat
 #   bash bench/real_size.sh 7b [STEP...]     # Llama-2-7B shape; steps: inspect ppl generate analyze q4km ppl_q4km
-#                                            #   iq2xxs dynamic gptq ppl_gptq awq fp8 (default: the first six)
+#                                            #   iq2xxs dynamic gptq ppl_gptq awq fp8 vs_llama (default: the first six)
 #   bash bench/real_size.sh 70b-width        # Llama-3-70B width cut to 2 layers: the per-layer memory of 70B
 #
 # WORK (default /work/bench-real) holds the checkpoints (13.5 GB for 7B).
@@ -71,6 +71,21 @@ case "${1:-}" in
         awq) run 7b-awq-w4g128 "$BIN" quantize "$M" awq --calibration "$CALIB" --samples "${GPTQ_SAMPLES:-2}" --ctx 512 \
                  -o "$WORK/llama-7b-awq" --restart ;;
         fp8) run 7b-fp8-dynamic "$BIN" quantize "$M" fp8 -o "$WORK/llama-7b-fp8" --restart ;;
+        # Q4_K_M from the same bf16 weights against llama-quantize (LLAMA_QUANTIZE: a llama.cpp build of
+        # your own, outside this repository), which reads our BF16 GGUF export of the checkpoint.
+        vs_llama)
+          : "${LLAMA_QUANTIZE:?set LLAMA_QUANTIZE to a llama-quantize binary}"
+          [ -f "$WORK/llama-7b-BF16.gguf" ] || "$BIN" quantize "$M" gguf -q BF16 -o "$WORK/llama-7b-BF16.gguf" --quiet
+          for who in ours llama ours llama; do
+            if [ $who = ours ]; then
+              cmd=("$BIN" quantize "$M" gguf -q Q4_K_M -o "$WORK/ours-Q4_K_M.gguf" --threads 2 --quiet)
+            else
+              cmd=("$LLAMA_QUANTIZE" "$WORK/llama-7b-BF16.gguf" "$WORK/llama-Q4_K_M.gguf" Q4_K_M 2)
+            fi
+            /usr/bin/time -f "$who Q4_K_M: %e s wall, %U s user, %M KB peak RSS" "${cmd[@]}" >/dev/null 2>"$WORK/vs-$who.err" ||
+              { cat "$WORK/vs-$who.err" >&2; exit 1; }
+            tail -1 "$WORK/vs-$who.err" | tee -a "$WORK/results.txt"
+          done ;;
         *) echo "unknown step $s" >&2; exit 2 ;;
       esac
     done ;;

@@ -68,7 +68,7 @@ void AtomicOutputFile::commit() {
 
 // An existing directory is replaced only with --overwrite and only when an
 // earlier run of ours wrote it; anything else there is the user's.
-static void check_dir_target(const std::string& path) {
+void check_output_dir_target(const std::string& path) {
   check_output_path(path);
   std::error_code ec;
   if (!fs::exists(fs::symlink_status(path, ec))) return;
@@ -82,7 +82,7 @@ static void check_dir_target(const std::string& path) {
 }
 
 AtomicOutputDir::AtomicOutputDir(const std::string& path) : path_(path), tmp_(temp_name_for(path)) {
-  check_dir_target(path_);
+  check_output_dir_target(path_);
   remove_stale_temporaries(path_);
   std::error_code ec;
   if (!fs::create_directories(tmp_, ec) || ec)
@@ -101,7 +101,7 @@ AtomicOutputDir::~AtomicOutputDir() {
 }
 
 void AtomicOutputDir::commit() {
-  check_dir_target(path_);  // again: the world may have changed while we wrote
+  check_output_dir_target(path_);  // again: the world may have changed while we wrote
   std::error_code ec;
   std::string old;
   if (fs::exists(fs::symlink_status(path_, ec))) {

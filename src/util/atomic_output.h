@@ -37,6 +37,11 @@ class AtomicOutputFile {
   bool committed_ = false;
 };
 
+// Throws llmq::Error when AtomicOutputDir(path) would refuse the path (an input,
+// an existing directory without --overwrite, one we did not write): long jobs
+// call it before their work, not only when they commit.
+void check_output_dir_target(const std::string& path);
+
 // Same contract for an output directory (HF-style checkpoints): files are
 // written into temp_dir(); commit() renames it to the final path. The directory
 // carries kOutputMarker. An existing directory at the path is refused unless

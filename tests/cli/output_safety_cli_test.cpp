@@ -71,6 +71,11 @@ TEST(OutputSafetyCli, ExistingDirectoryNeedsOverwriteAndMustBeOurs) {
   fs::create_directories(out);
   std::ofstream(out + "/keep.txt") << "mine";
   expect_refused(run_cli("quantize " + q(w.model) + small_rtn() + " -o " + q(out)), "already exists");
+  // Refused before the work, not when the finished output is committed: no resume checkpoint was started.
+  expect_refused(run_cli("quantize " + q(w.model) + " gptq --samples 2 --ctx 32 --quiet -o " + q(out)), "already exists");
+  EXPECT_FALSE(fs::exists(out + ".checkpoint"));
+  expect_refused(run_cli("quantize " + q(w.model) + " fp8 --quiet -o " + q(out)), "already exists");
+  EXPECT_FALSE(fs::exists(out + ".checkpoint"));
   expect_refused(run_cli("quantize " + q(w.model) + small_rtn() + " -o " + q(out) + " --overwrite"),
                  "not written by llm-quantize");
   EXPECT_TRUE(fs::exists(out + "/keep.txt"));

@@ -73,6 +73,7 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
   if (job.checkpoint_dir.empty()) job.checkpoint_dir = default_checkpoint_dir(job.output_dir);
   ensure_not_same_path(job.checkpoint_dir, job.model_dir);
   check_output_path(job.output_dir, {job.checkpoint_dir});  // the output may not land in (or on) the checkpoint
+  check_output_dir_target(job.output_dir);  // an existing -o fails now, not after hours of work
   const IgnoreList check_patterns(job.quant.ignore);  // a bad pattern fails before any long work
   std::map<std::string, std::vector<SuperWeight>> protect;
   if (!job.super_weights_file.empty()) protect = read_protected_linears(job.super_weights_file);

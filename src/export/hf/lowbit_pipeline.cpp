@@ -55,6 +55,7 @@ LowbitQuantizeOutcome run_lowbit_quantize(const LowbitQuantizeJob& job_in, const
   if (job.checkpoint_dir.empty()) job.checkpoint_dir = default_checkpoint_dir(job.output_dir);
   ensure_not_same_path(job.checkpoint_dir, job.model_dir);
   check_output_path(job.output_dir, {job.checkpoint_dir});
+  check_output_dir_target(job.output_dir);  // an existing -o fails now, not after hours of work
   if (!fs::is_directory(job.model_dir) || !fs::exists(fs::path(job.model_dir) / "config.json"))
     throw file_error(job.model_dir, "not a Hugging Face model directory (no config.json)");
   if (!(job.scheme.alpha >= 0.0f && job.scheme.alpha <= 1.0f)) fail("--alpha must lie in [0, 1], got {}", job.scheme.alpha);
