@@ -82,6 +82,11 @@ DynamicPlan plan_dynamic(const TensorCatalog& catalog, const DynamicQuantOptions
   const DynamicProfile& p = opt.profile;
   DynamicPlan plan;
   if (!p.tensor_types.empty()) {  // a resolved profile: its types as they are
+    for (const CatalogTensor& t : catalog.tensors())  // a profile of another model misses some of ours
+      if (t.quantizable && !p.tensor_types.count(t.spec.name))
+        throw file_error(p.source.empty() ? "profile " + p.name : p.source,
+                         fmt::format("gives no type for tensor {} of this model (was it made for another model?)",
+                                     t.spec.name));
     plan.resolved_profile = true;
     plan.allocation = describe_allocation(catalog, p.tensor_types, "profile " + p.name);
     return plan;

@@ -90,6 +90,7 @@ DynamicProfile profile_from_json(const json& j, const std::string& source) {
   if (!j.contains("version") || !j["version"].is_number_integer() || j["version"].get<int>() != kVersion)
     throw file_error(source, fmt::format("profile version {} (this build reads {})", j.value("version", json()).dump(), kVersion));
   DynamicProfile p;
+  p.source = source;
   try {
     p.name = j.at("name").get<std::string>();
     p.description = j.value("description", "");

@@ -26,6 +26,7 @@ struct ExpertSettings {
 
 struct DynamicProfile {
   std::string name, description;
+  std::string source;  // the file it was read from (errors name it); empty for built-ins
   std::optional<double> target_bpw;
   std::optional<uint64_t> target_bytes;  // whole GGUF file
   SensitivityMode sensitivity = SensitivityMode::Fast;

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "mixed/dynamic_quantize.h"
 #include "mixed/profile.h"
 #include "util/byte_size.h"
 #include "mixed_test_support.h"
@@ -146,6 +147,17 @@ TEST(Profile, ValidationReportsWhatDoesNotMatchTheModel) {
     missing |= s.find("no type for 29 quantized tensor(s)") != std::string::npos;
   }
   EXPECT_TRUE(unknown && unquantized && missing);
+  // Quantizing with such a profile fails naming the profile's file and the first tensor without a type.
+  DynamicQuantOptions dq;
+  dq.profile = p;
+  try {
+    plan_dynamic(cat, dq);
+    ADD_FAILURE() << "a profile without types for the model's tensors was used";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_EQ(what.rfind("m:", 0), 0u) << what;
+    EXPECT_NE(what.find("gives no type for tensor"), std::string::npos) << what;
+  }
 
   // An importance matrix of another model is caught.
   p.tensor_types.clear();
