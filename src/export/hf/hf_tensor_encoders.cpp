@@ -18,12 +18,14 @@ std::vector<uint8_t> floats_as(DType dtype, const std::vector<float>& v) {
 }
 
 void for_each_row_tile(const Tensor& t, const std::function<void(int64_t, int64_t, const float*)>& fn) {
-  if (!t.lazy()) {
-    fn(0, t.rows(), t.data.data());
+  const int64_t cols = t.cols();
+  // Rows of cols values; a dense tensor's count comes from its data, so any leading dimensions count.
+  const int64_t rows = t.lazy() ? t.rows() : int64_t(t.data.size()) / std::max<int64_t>(1, cols);
+  const int64_t tile = std::max<int64_t>(1, (int64_t(4) << 20) / std::max<int64_t>(1, cols * 4));  // ~4 MB of fp32 rows
+  if (!t.lazy()) {  // tiles of the resident rows themselves, no copy
+    for (int64_t r0 = 0; r0 < rows; r0 += tile) fn(r0, std::min(tile, rows - r0), t.data.data() + r0 * cols);
     return;
   }
-  const int64_t rows = t.rows(), cols = t.cols();
-  const int64_t tile = std::max<int64_t>(1, (int64_t(4) << 20) / std::max<int64_t>(1, cols * 4));  // ~4 MB of fp32 rows
   std::vector<float> buf;
   for (int64_t r0 = 0; r0 < rows; r0 += tile) {
     const int64_t n = std::min(tile, rows - r0);
@@ -45,18 +47,10 @@ std::vector<uint8_t> tensor_as(DType dtype, const Tensor& t) {
 }
 
 void stream_tensor_as(DType dtype, const Tensor& t, const SafetensorsWriter::ByteSink& sink) {
-  const int64_t cols = std::max<int64_t>(1, t.cols());
-  const auto convert = [&](const float* v, int64_t n) {
-    const std::vector<uint8_t> b = floats_as(dtype, std::vector<float>(v, v + n * cols));
+  for_each_row_tile(t, [&](int64_t, int64_t n, const float* v) {
+    const std::vector<uint8_t> b = floats_as(dtype, std::vector<float>(v, v + n * t.cols()));
     sink(b.data(), b.size());
-  };
-  if (t.lazy()) {
-    for_each_row_tile(t, [&](int64_t, int64_t n, const float* v) { convert(v, n); });
-    return;
-  }
-  const int64_t rows = int64_t(t.data.size()) / cols;  // a dense tensor: converted ~4 MB of rows at a time too
-  const int64_t tile = std::max<int64_t>(1, (int64_t(4) << 20) / (cols * 4));
-  for (int64_t r0 = 0; r0 < rows; r0 += tile) convert(t.data.data() + r0 * cols, std::min(tile, rows - r0));
+  });
 }
 
 OutTensor float_out_tensor(const std::string& name, DType dtype, const std::vector<int64_t>& shape, const Tensor* t) {

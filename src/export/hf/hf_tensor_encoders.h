@@ -63,8 +63,8 @@ std::vector<uint8_t> floats_as(DType dtype, const std::vector<float>& v);
 // The same bytes as tensor_as, handed to `sink` a tile of rows at a time.
 void stream_tensor_as(DType dtype, const Tensor& t, const SafetensorsWriter::ByteSink& sink);
 std::vector<uint8_t> tensor_as(DType dtype, const Tensor& t);
-// Calls fn(first_row, n_rows, values) over t's rows: once with the data of a
-// dense tensor, about 4 MB of fp32 rows at a time for a lazy one.
+// Calls fn(first_row, n_rows, values) over t's rows, about 4 MB of fp32 rows
+// at a time: pointers into a dense tensor's data, rows read into a buffer for a lazy one.
 void for_each_row_tile(const Tensor& t, const std::function<void(int64_t, int64_t, const float*)>& fn);
 template <typename T>
 std::vector<uint8_t> raw_bytes(const std::vector<T>& v) {

@@ -1,7 +1,6 @@
 #include "export/hf/model_quantizer.h"
 
 #include <map>
-
 #include <set>
 
 #include "export/hf/layer_linears.h"

@@ -93,19 +93,19 @@ inline void affine_levels(const float* x, int n, int nmax, float D, float M, uin
 inline double search_affine_codes(const float* x, const float* w, const AffineSpec& sp, float d, float dmin,
                                   const int* sc_centre, const int* m_centre, AffineCode& code) {
   const int nsub = 256 / sp.sub_size;
-  constexpr int kMaxSide = 9;  // radius <= 4
-  const int side = 2 * std::min(sp.radius, 4) + 1;
+  constexpr int kMaxRadius = 4;  // the memo below holds a (2 r + 1)^2 window
+  const int radius = std::min(sp.radius, kMaxRadius), side = 2 * radius + 1;
   double total = 0;
   for (int j = 0; j < nsub; ++j) {
     const float* xs = x + j * sp.sub_size;
     const float* ws = w + j * sp.sub_size;
     // A zero super-scale makes every code decode alike: try just 0.
-    const int sc_base = d > 0 ? sc_centre[j] - sp.radius : 0, m_base = dmin > 0 ? m_centre[j] - sp.radius : 0;
+    const int sc_base = d > 0 ? sc_centre[j] - radius : 0, m_base = dmin > 0 ? m_centre[j] - radius : 0;
     const int sc_lo = d > 0 ? std::max(0, sc_base) : 0;
-    const int sc_hi = d > 0 ? std::min(sp.code_max, sc_centre[j] + sp.radius) : 0;
+    const int sc_hi = d > 0 ? std::min(sp.code_max, sc_centre[j] + radius) : 0;
     const int m_lo = dmin > 0 ? std::max(0, m_base) : 0;
-    const int m_hi = dmin > 0 ? std::min(sp.code_max, m_centre[j] + sp.radius) : 0;
-    float memo[kMaxSide * kMaxSide];
+    const int m_hi = dmin > 0 ? std::min(sp.code_max, m_centre[j] + radius) : 0;
+    float memo[(2 * kMaxRadius + 1) * (2 * kMaxRadius + 1)];
     std::fill(memo, memo + side * side, -1.f);
     auto error_at = [&](int sc, int m) {
       float& e = memo[(sc - sc_base) * side + (m - m_base)];
@@ -178,7 +178,8 @@ inline void encode_affine(const float* x, const float* w, const AffineSpec& sp, 
   double best = search_affine_codes(x, w, sp, d, dmin, sc_c, m_c, trial);
   code = trial;
 
-  for (int it = 0; it < 1; ++it) {  // a second refit cost a quarter of the time for no measurable gain
+  constexpr int kRefits = 1;  // a second refit cost a quarter of the time for no measurable gain
+  for (int it = 0; it < kRefits; ++it) {
     float nd, ndmin;
     refit_affine_scales(x, w, sp, code, nd, ndmin);
     nd = to_fp16_and_back(nd, trial.d_bits);
