@@ -4,7 +4,8 @@
 set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config    # compiler and build system
-  libopenblas-dev                     # sgemm for the fp32 forward pass
+  libopenblas-dev                     # sgemm for the fp32 forward pass, LAPACK for GPTQ/AWQ
+  libopenblas-openmp-dev              # the same on OpenMP threads: one pool shared with our loops
   nlohmann-json3-dev                  # config.json, tokenizer.json, safetensors headers, --format json
   libcli11-dev                        # command-line parsing
   libfmt-dev                          # formatting of messages and tables

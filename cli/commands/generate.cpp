@@ -42,6 +42,7 @@ void register_generate(CLI::App& app) {
     // Stream text as it comes: decode the growing sequence and print what is new.
     std::vector<int32_t> all = prompt;
     std::string shown = m.tokenizer->decode(prompt);
+    GenerateTimings tm;
     std::vector<int32_t> out = generate_greedy(model, prompt, g, [&](int32_t id) {
       all.push_back(id);
       if (opts->json()) return;
@@ -51,13 +52,21 @@ void register_generate(CLI::App& app) {
         std::fflush(stdout);
         shown = now;
       }
-    });
+    }, &tm);
     std::string text = m.tokenizer->decode(out);
     if (opts->json()) {
       print_json({{"model", a->model}, {"prompt", a->prompt}, {"prompt_ids", prompt}, {"generated_ids", out},
-                  {"ids", all}, {"text", m.tokenizer->decode(all)}, {"generated_text", text}});
+                  {"ids", all}, {"text", m.tokenizer->decode(all)}, {"generated_text", text},
+                  {"timings",
+                   {{"prompt_tokens", tm.prompt_tokens}, {"prompt_seconds", tm.prompt_seconds},
+                    {"prompt_tokens_per_second", tm.prompt_tokens_per_second()}, {"decoded_tokens", tm.decoded_tokens},
+                    {"decode_seconds", tm.decode_seconds}, {"decode_tokens_per_second", tm.decode_tokens_per_second()}}}});
     } else {
       std::fputs("\n", stdout);
+      if (!opts->quiet)
+        std::fprintf(stderr, "prompt: %lld tokens, %.1f tok/s; decode: %lld tokens, %.1f tok/s\n",
+                     (long long)tm.prompt_tokens, tm.prompt_tokens_per_second(), (long long)tm.decoded_tokens,
+                     tm.decode_tokens_per_second());
     }
   });
 }

@@ -1,5 +1,8 @@
 #include "model/ops.h"
 
+#include "quant/formats/ggml/ggml_quants.h"
+#include "quant/formats/ggml/kquant_blocks.h"
+
 #include <cblas.h>
 #include <omp.h>
 
@@ -31,10 +34,45 @@ void linear(const float* X, const float* W, const float* bias, float* Y, int64_t
 // Rows per tile of a lazy weight: about 4 MB of fp32, a multiple of 16.
 static int64_t tile_rows(int64_t in) { return std::max<int64_t>(16, ((int64_t(1) << 20) / std::max<int64_t>(in, 1)) / 16 * 16); }
 
+// Decode and small batches: below this many tokens a weight is read once,
+// a block of rows per thread, each block converted into a buffer the thread
+// keeps in its cache and multiplied there. A BLAS call would instead convert
+// a 4 MB tile on one thread and stream it back from memory.
+constexpr int64_t kFewTokens = 8;
+
+// Y[T, out] = X[T, in] * W^T for a lazy W and T < kFewTokens, in parallel over blocks of W's rows.
+static void linear_few_tokens(const float* X, const Tensor& W, float* Y, int64_t T) {
+  const int64_t in = W.cols(), out = W.rows();
+  const RowSource& src = *W.rows_source;
+  ActivationRows act{X, nullptr, T, in};
+  thread_local std::vector<ggml::kquant::BlockQ8K> q8;
+  if (src.dots_with_q8k() && in % 256 == 0) {  // quantized once here, read by every block of rows
+    q8.resize(size_t(T * in / 256));
+    for (int64_t t = 0; t < T; ++t) ggml::quantize_row_q8_K(X + t * in, q8.data() + t * in / 256, in, nullptr);
+    act.q8k = q8.data();
+  }
+  // Rows per block: at least 8 and about 64 KB of fp32 where a source
+  // converts into a buffer (it stays in L2 while it is used), and at least
+  // 4 blocks per thread so that threads finish together.
+  const int64_t by_cache = std::max<int64_t>(8, (int64_t(16) << 10) / std::max<int64_t>(in, 1));
+  const int64_t by_threads = std::max<int64_t>(1, out / (4 * int64_t(num_threads())));
+  const int64_t block = std::min(by_cache, by_threads);
+  const int64_t n_blocks = (out + block - 1) / block;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t ib = 0; ib < n_blocks; ++ib) {
+    const int64_t r0 = ib * block;
+    src.dot_rows(r0, std::min(block, out - r0), act, Y + r0, out);
+  }
+}
+
 void linear(const float* X, const Tensor& W, const Tensor& bias, float* Y, int64_t T) {
   const int64_t in = W.cols(), out = W.rows();
   const float* b = bias.empty() ? nullptr : bias.data.data();
   if (!W.lazy()) return linear(X, W.data.data(), b, Y, T, in, out);
+  if (T < kFewTokens) {
+    linear_few_tokens(X, W, Y, T);
+    return add_bias(Y, b, T, out);
+  }
   const int64_t tile = std::min(out, tile_rows(in));
   thread_local std::vector<float> buf;
   buf.resize(size_t(tile * in));
@@ -42,10 +80,8 @@ void linear(const float* X, const Tensor& W, const Tensor& bias, float* Y, int64
     const int64_t n = std::min(tile, out - r0);
     W.read_rows(r0, n, buf.data());
     // Y[:, r0:r0+n] = X * tile^T, written in place through the leading dimension.
-    if (T == 1) cblas_sgemv(CblasRowMajor, CblasNoTrans, int(n), int(in), 1.0f, buf.data(), int(in), X, 1, 0.0f, Y + r0, 1);
-    else
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(n), int(in), 1.0f, X, int(in), buf.data(),
-                  int(in), 0.0f, Y + r0, int(out));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(n), int(in), 1.0f, X, int(in), buf.data(),
+                int(in), 0.0f, Y + r0, int(out));
   }
   add_bias(Y, b, T, out);
 }

@@ -1,5 +1,6 @@
 #include "model/safetensors_rows.h"
 
+#include "model/kernels/dot_kernels.h"
 #include "util/error.h"
 
 namespace llmq {
@@ -13,6 +14,16 @@ class SafetensorsRows final : public RowSource {
       : ckpt_(std::move(ckpt)), tv_(tv), cols_(tv->shape.back()) {}
   void read_rows(int64_t r0, int64_t n, float* out) const override { tv_->range_to_f32(r0 * cols_, n * cols_, out); }
   size_t row_bytes() const override { return size_t(cols_) * dtype_size(tv_->dtype); }
+  // bf16/f16/f32 rows are multiplied where they are mapped, converted in registers.
+  void dot_rows(int64_t r0, int64_t n, const ActivationRows& X, float* Y, int64_t ldy) const override {
+    if (r0 < 0 || n < 0 || (r0 + n) * cols_ > tv_->numel() || X.cols != cols_)
+      throw file_error(tv_->file, "tensor " + tv_->name + ": rows [" + std::to_string(r0) + ", " +
+                                      std::to_string(r0 + n) + ") outside the tensor");
+    const kernels::RowType type = tv_->dtype == DType::F32   ? kernels::RowType::F32
+                                  : tv_->dtype == DType::F16 ? kernels::RowType::F16
+                                                             : kernels::RowType::BF16;
+    kernels::dot_rows(type, tv_->data + size_t(r0 * cols_) * dtype_size(tv_->dtype), n, cols_, X.f32, X.T, Y, ldy);
+  }
 
  private:
   std::shared_ptr<const HfCheckpoint> ckpt_;  // keeps the mapping alive

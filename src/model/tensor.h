@@ -14,6 +14,14 @@
 
 namespace llmq {
 
+// A few rows of activations for RowSource::dot_rows: fp32, and the same
+// quantized to Q8_K blocks (cols / 256 per row) when the source asked for it.
+struct ActivationRows {
+  const float* f32 = nullptr;
+  const void* q8k = nullptr;
+  int64_t T = 0, cols = 0;
+};
+
 // The rows of a 2-D weight in its stored form.
 class RowSource {
  public:
@@ -22,6 +30,14 @@ class RowSource {
   virtual void read_rows(int64_t r0, int64_t n, float* out) const = 0;
   // Bytes of the stored form per row (for memory and speed accounting).
   virtual size_t row_bytes() const = 0;
+  // Whether dot_rows wants the activations quantized to Q8_K as well
+  // (integer dot products of k-quant weights, as llama.cpp decodes).
+  virtual bool dots_with_q8k() const { return false; }
+  // Y[t * ldy + i] = dot(row r0 + i, X row t) for i < n, t < X.T;
+  // thread-safe. The default converts the rows into a buffer of the calling
+  // thread; a source whose stored form allows it takes the dot products on
+  // that form directly.
+  virtual void dot_rows(int64_t r0, int64_t n, const ActivationRows& X, float* Y, int64_t ldy) const;
 };
 
 struct Tensor {

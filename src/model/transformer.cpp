@@ -5,8 +5,7 @@
 #include <cstring>
 #include <numeric>
 
-#include <cblas.h>
-
+#include "model/kernels/attention.h"
 #include "model/ops.h"
 #include "util/error.h"
 
@@ -73,28 +72,9 @@ void Transformer::attention(int l, const float* h, float* out, int64_t T, KvCach
     fake_quantize_fp8_static(vc, T * kvd, w_->runtime.kv.v_scale.at(size_t(l)));
   }
 
-  const int64_t Tk = pos0 + T;
-  const int64_t group = c.n_heads / c.n_kv_heads;
-  const float scale = 1.0f / std::sqrt(float(hd));
-  const float* K = cache.k[size_t(l)].data();
-  const float* V = cache.v[size_t(l)].data();
   std::vector<float> attn(size_t(T * qd));
-  std::vector<float> S(size_t(T * Tk));
-  for (int64_t head = 0; head < c.n_heads; ++head) {
-    const int64_t kvh = head / group;
-    // S = scale * Q_h K_h^T, [T, Tk]
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(Tk), int(hd), scale, q.data() + head * hd,
-                int(qd), K + kvh * hd, int(kvd), 0.0f, S.data(), int(Tk));
-#pragma omp parallel for schedule(static) if (T > 8)
-    for (int64_t t = 0; t < T; ++t) {
-      float* row = S.data() + t * Tk;
-      const int64_t visible = pos0 + t + 1;  // causal: keys up to this query's position
-      ops::softmax(row, visible);
-      std::fill(row + visible, row + Tk, 0.0f);
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(T), int(hd), int(Tk), 1.0f, S.data(), int(Tk),
-                V + kvh * hd, int(kvd), 0.0f, attn.data() + head * hd, int(qd));
-  }
+  kernels::causal_attention(q.data(), cache.k[size_t(l)].data(), cache.v[size_t(l)].data(), attn.data(), T, pos0, c.n_heads,
+                            c.n_kv_heads, hd);
   if (hooks) hooks->on_linear_input(l, LinearSlot::O, -1, attn.data(), T, qd);
   if (hooks && hooks->done_after(l, LinearSlot::O)) return;
   fake_quantize_linear_input(w_->runtime.inputs, l, LinearSlot::O, attn.data(), T, qd);

@@ -7,9 +7,10 @@ namespace llmq {
 
 // Call first thing in main(). When OpenBLAS picked generic kernels on a CPU it
 // did not recognise (virtual machines often hide the CPU model: "Intel Xeon
-// Processor"), or OMP_WAIT_POLICY is unset, sets OPENBLAS_CORETYPE to the
-// kernels the CPU's instruction set supports and OMP_WAIT_POLICY=passive,
-// then re-executes the program with the same arguments. Returns normally when
+// Processor"), or OpenMP's wait policy is unset, sets OPENBLAS_CORETYPE to
+// the kernels the CPU's instruction set supports and a wait policy that
+// suits the OpenBLAS build (a short spin when OpenBLAS shares our OpenMP
+// threads, passive when it has a pool of its own), then re-executes the program with the same arguments. Returns normally when
 // nothing needs changing or the restart is not possible. LLMQ_NO_REEXEC=1
 // turns it off.
 void restart_with_tuned_math_libraries(char** argv);

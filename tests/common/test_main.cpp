@@ -1,5 +1,5 @@
 // The tests' main(): the same process setup as the CLI (tuned OpenBLAS
-// kernels, passive OpenMP waiting), then Google Test.
+// kernels, an OpenMP wait policy), then Google Test.
 #include <gtest/gtest.h>
 
 #include "runtime/process_setup.h"

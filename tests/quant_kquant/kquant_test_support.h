@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/random_values.h"
 #include "quant/formats/ggml/ggml_quants.h"
 #include "util/half.h"
 
@@ -71,11 +72,7 @@ inline std::vector<Rows> real_weight_sample(const std::string& model, int64_t ro
 }
 
 inline std::vector<float> gaussian(size_t n, uint32_t seed, float sigma = 1.f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.f, sigma);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(rng);
-  return v;
+  return llmq::test::gaussian_values(n, seed, sigma);
 }
 
 // Quantise every row of `x` (n_cols wide) with the row function of `type`

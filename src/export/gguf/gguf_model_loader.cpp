@@ -3,13 +3,17 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "export/gguf/gguf_model_config.h"
 #include "export/gguf/gguf_presets.h"
 #include "export/gguf/gguf_tensor_layout.h"
 #include "export/gguf/gguf_tokenizer.h"
 #include "export/gguf/rope_permutation.h"
+#include "model/kernels/dot_kernels.h"
+#include "model/kernels/kquant_dot.h"
 #include "quant/formats/ggml/ggml_quants.h"
+#include "quant/formats/ggml/kquant_blocks.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
@@ -32,6 +36,15 @@ void dequantize_tensor(const GgufReader& g, const GgufTensorInfo& t, std::vector
   for (int64_t r = 0; r < rows; ++r) ggml::dequantize_row(t.type, t.data + size_t(r) * row_bytes, out.data() + r * cols, cols);
 }
 
+std::optional<kernels::RowType> float_row_type(ggml::GgmlType t) {
+  switch (t) {
+    case ggml::GgmlType::F32: return kernels::RowType::F32;
+    case ggml::GgmlType::F16: return kernels::RowType::F16;
+    case ggml::GgmlType::BF16: return kernels::RowType::BF16;
+    default: return std::nullopt;
+  }
+}
+
 // Rows of one Hugging Face weight inside a GGUF tensor, dequantized on demand:
 // `first_row` skips the experts before this one in a stacked tensor, and a
 // rope-permuted q/k weight maps each Hugging Face row to its GGUF row.
@@ -48,6 +61,23 @@ class GgufRows final : public RowSource {
                            cols_);
   }
   size_t row_bytes() const override { return row_bytes_; }
+  bool dots_with_q8k() const override { return kernels::has_q8k_dot(t_->type) && cols_ % 256 == 0; }
+  void dot_rows(int64_t r0, int64_t n, const ActivationRows& X, float* Y, int64_t ldy) const override {
+    if (X.cols != cols_) fail("activations of {} values for rows of {}", X.cols, cols_);
+    if (const auto ft = float_row_type(t_->type)) {  // F32/F16/BF16: converted in registers
+      for (int64_t i = 0; i < n; ++i)
+        kernels::dot_rows(*ft, t_->data + size_t(first_row_ + gguf_row(r0 + i)) * row_bytes_, 1, cols_, X.f32, X.T,
+                          Y + i, ldy);
+      return;
+    }
+    if (!X.q8k || !dots_with_q8k()) return RowSource::dot_rows(r0, n, X, Y, ldy);
+    const int64_t blocks = cols_ / 256;
+    const auto* q8 = static_cast<const ggml::kquant::BlockQ8K*>(X.q8k);
+    for (int64_t i = 0; i < n; ++i) {
+      const uint8_t* row = t_->data + size_t(first_row_ + gguf_row(r0 + i)) * row_bytes_;
+      for (int64_t t = 0; t < X.T; ++t) Y[t * ldy + i] = kernels::dot_q8k(t_->type, row, q8 + t * blocks, blocks);
+    }
+  }
 
  private:
   // The inverse of permute_rope_rows for one row: HF row j * half + i of a head is GGUF row 2 i + j.

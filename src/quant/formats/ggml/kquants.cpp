@@ -232,14 +232,24 @@ void quantize_row_q6_K(const float* x, void* vy, int64_t n, const float* imatrix
 void dequantize_row_q6_K(const void* vx, float* y, int64_t n) {
   const auto* x = static_cast<const BlockQ6K*>(vx);
   const int64_t nb = super_blocks(n, "q6_K");
+  // Loops over 16 consecutive values with one scale each, so that they
+  // vectorize (this is the decode hot loop of Q6_K output heads).
   for (int64_t b = 0; b < nb; ++b, y += 256) {
     const float d = f16_to_f32(x[b].d);
-    for (int v = 0; v < 256; ++v) {
-      const int h = v / 128, p = v % 128, l = p % 32, k = p / 32;  // k-th quarter of the half
-      const uint8_t low = (x[b].ql[64 * h + l + 32 * (k & 1)] >> (4 * (k >> 1))) & 15;
-      const uint8_t high = (x[b].qh[32 * h + l] >> (2 * k)) & 3;
-      y[v] = d * x[b].scales[v / 16] * (int(low | (high << 4)) - 32);
-    }
+    for (int h = 0; h < 2; ++h)
+      for (int k = 0; k < 4; ++k) {  // k-th quarter of the half: layout as in quantize_row_q6_K
+        const uint8_t* ql = x[b].ql + 64 * h + 32 * (k & 1);
+        const uint8_t* qh = x[b].qh + 32 * h;
+        const int lshift = 4 * (k >> 1), hshift = 2 * k;
+        float* yk = y + 128 * h + 32 * k;
+        for (int half = 0; half < 2; ++half) {
+          const float scale = d * x[b].scales[8 * h + 2 * k + half];
+          for (int l = 16 * half; l < 16 * half + 16; ++l) {
+            const int q = ((ql[l] >> lshift) & 15) | (((qh[l] >> hshift) & 3) << 4);
+            yk[l] = scale * float(q - 32);
+          }
+        }
+      }
   }
 }
 

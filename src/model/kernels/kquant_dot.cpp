@@ -1,0 +1,167 @@
+#include "model/kernels/kquant_dot.h"
+
+#include "quant/formats/ggml/kquant_blocks.h"
+#include "util/error.h"
+#include "util/half.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define LLMQ_KQ_AVX2 1
+#endif
+
+namespace llmq::kernels {
+
+using ggml::kquant::BlockQ4K;
+using ggml::kquant::BlockQ6K;
+using ggml::kquant::BlockQ8K;
+using ggml::GgmlType;
+
+namespace {
+
+// The 8 six-bit scales and mins of a Q4_K block.
+void q4k_scales(const BlockQ4K& b, int sc[8], int m[8]) {
+  for (int j = 0; j < 8; ++j) ggml::kquant::unpack_scale_min_k4(b.scales, j, sc[j], m[j]);
+}
+
+// The mins' part: sum_j m_j * (sum of the 32 activation levels of sub-block j).
+int q4k_min_sum(const int m[8], const BlockQ8K& y) {
+  int s = 0;
+  for (int j = 0; j < 8; ++j) s += m[j] * (y.bsums[2 * j] + y.bsums[2 * j + 1]);
+  return s;
+}
+
+// The -32 offset of Q6_K levels: sum_g scale_g * 32 * (sum of group g's activation levels).
+int q6k_offset_sum(const BlockQ6K& b, const BlockQ8K& y) {
+  int s = 0;
+  for (int g = 0; g < 16; ++g) s += b.scales[g] * y.bsums[g];
+  return 32 * s;
+}
+
+float q4k_portable(const BlockQ4K* x, const BlockQ8K* y, int64_t nb) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int sc[8], m[8];
+    q4k_scales(x[b], sc, m);
+    int sumi = 0;
+    for (int j = 0; j < 8; ++j) {
+      const uint8_t* qs = x[b].qs + 32 * (j / 2);
+      const int shift = 4 * (j % 2);
+      int s = 0;
+      for (int l = 0; l < 32; ++l) s += ((qs[l] >> shift) & 15) * y[b].qs[32 * j + l];
+      sumi += sc[j] * s;
+    }
+    sum += y[b].d * (f16_to_f32(x[b].d) * float(sumi) - f16_to_f32(x[b].dmin) * float(q4k_min_sum(m, y[b])));
+  }
+  return sum;
+}
+
+float q6k_portable(const BlockQ6K* x, const BlockQ8K* y, int64_t nb) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int sumi = 0;
+    for (int h = 0; h < 2; ++h)
+      for (int k = 0; k < 4; ++k) {
+        const uint8_t* ql = x[b].ql + 64 * h + 32 * (k & 1);
+        const uint8_t* qh = x[b].qh + 32 * h;
+        const int8_t* yq = y[b].qs + 128 * h + 32 * k;
+        for (int half = 0; half < 2; ++half) {
+          int s = 0;
+          for (int l = 16 * half; l < 16 * half + 16; ++l)
+            s += (((ql[l] >> (4 * (k >> 1))) & 15) | (((qh[l] >> (2 * k)) & 3) << 4)) * yq[l];
+          sumi += x[b].scales[8 * h + 2 * k + half] * s;
+        }
+      }
+    sum += f16_to_f32(x[b].d) * y[b].d * float(sumi - q6k_offset_sum(x[b], y[b]));
+  }
+  return sum;
+}
+
+#ifdef LLMQ_KQ_AVX2
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// maddubs multiplies unsigned weight levels by signed activation levels and
+// adds pairs into 16-bit lanes (at most 2 * 63 * 128: no saturation for
+// 6-bit levels); madd by the scales then widens to 32 bits.
+float q4k_avx2(const BlockQ4K* x, const BlockQ8K* y, int64_t nb) {
+  const __m256i low4 = _mm256_set1_epi8(15);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int sc[8], m[8];
+    q4k_scales(x[b], sc, m);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int p = 0; p < 4; ++p) {  // 32 bytes: sub-block 2p in the low nibbles, 2p+1 in the high
+      const __m256i q = load32(x[b].qs + 32 * p);
+      const __m256i lo = _mm256_and_si256(q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+      const __m256i p0 = _mm256_maddubs_epi16(lo, load32(y[b].qs + 64 * p));
+      const __m256i p1 = _mm256_maddubs_epi16(hi, load32(y[b].qs + 64 * p + 32));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_set1_epi16(int16_t(sc[2 * p]))));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, _mm256_set1_epi16(int16_t(sc[2 * p + 1]))));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(y[b].d * f16_to_f32(x[b].d)), _mm256_cvtepi32_ps(sumi), acc);
+    mins += y[b].d * f16_to_f32(x[b].dmin) * float(q4k_min_sum(m, y[b]));
+  }
+  return hsum(acc) - mins;
+}
+
+float q6k_avx2(const BlockQ6K* x, const BlockQ8K* y, int64_t nb) {
+  const __m256i low4 = _mm256_set1_epi8(15), low2 = _mm256_set1_epi8(3);
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i qh = load32(x[b].qh + 32 * h);
+      for (int k = 0; k < 4; ++k) {  // 32 consecutive values, two scale groups of 16
+        __m256i lo = load32(x[b].ql + 64 * h + 32 * (k & 1));
+        if (k >> 1) lo = _mm256_srli_epi16(lo, 4);
+        lo = _mm256_and_si256(lo, low4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * k), low2);
+        const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+        const __m256i prod = _mm256_maddubs_epi16(q, load32(y[b].qs + 128 * h + 32 * k));
+        const int g = 8 * h + 2 * k;
+        const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(x[b].scales[g + 1]), _mm_set1_epi16(x[b].scales[g]));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(prod, scales));
+      }
+    }
+    const float d = f16_to_f32(x[b].d) * y[b].d;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    offsets += d * float(q6k_offset_sum(x[b], y[b]));
+  }
+  return hsum(acc) - offsets;
+}
+#endif
+
+}  // namespace
+
+bool has_q8k_dot(GgmlType type) { return type == GgmlType::Q4_K || type == GgmlType::Q6_K; }
+
+float dot_q8k_portable(GgmlType type, const void* w, const void* x, int64_t blocks) {
+  const auto* y = static_cast<const BlockQ8K*>(x);
+  switch (type) {
+    case GgmlType::Q4_K: return q4k_portable(static_cast<const BlockQ4K*>(w), y, blocks);
+    case GgmlType::Q6_K: return q6k_portable(static_cast<const BlockQ6K*>(w), y, blocks);
+    default: fail("no Q8_K dot product for {}", ggml::type_name(type));
+  }
+}
+
+float dot_q8k(GgmlType type, const void* w, const void* x, int64_t blocks) {
+#ifdef LLMQ_KQ_AVX2
+  const auto* y = static_cast<const BlockQ8K*>(x);
+  switch (type) {
+    case GgmlType::Q4_K: return q4k_avx2(static_cast<const BlockQ4K*>(w), y, blocks);
+    case GgmlType::Q6_K: return q6k_avx2(static_cast<const BlockQ6K*>(w), y, blocks);
+    default: break;
+  }
+#endif
+  return dot_q8k_portable(type, w, x, blocks);
+}
+
+}  // namespace llmq::kernels
