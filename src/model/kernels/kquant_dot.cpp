@@ -1,6 +1,7 @@
 #include "model/kernels/kquant_dot.h"
 
 #include "quant/formats/ggml/kquant_blocks.h"
+#include "quant/formats/ggml/legacy_blocks.h"
 #include "util/error.h"
 #include "util/half.h"
 
@@ -12,15 +13,17 @@
 namespace llmq::kernels {
 
 using ggml::kquant::BlockQ4K;
+using ggml::kquant::BlockQ5K;
 using ggml::kquant::BlockQ6K;
+using ggml::legacy::BlockQ8_0;
 using ggml::kquant::BlockQ8K;
 using ggml::GgmlType;
 
 namespace {
 
-// The 8 six-bit scales and mins of a Q4_K block.
-void q4k_scales(const BlockQ4K& b, int sc[8], int m[8]) {
-  for (int j = 0; j < 8; ++j) ggml::kquant::unpack_scale_min_k4(b.scales, j, sc[j], m[j]);
+// The 8 six-bit scales and mins of a Q4_K or Q5_K block.
+void k4_scales(const uint8_t* packed, int sc[8], int m[8]) {
+  for (int j = 0; j < 8; ++j) ggml::kquant::unpack_scale_min_k4(packed, j, sc[j], m[j]);
 }
 
 // The mins' part: sum_j m_j * (sum of the 32 activation levels of sub-block j).
@@ -41,7 +44,7 @@ float q4k_portable(const BlockQ4K* x, const BlockQ8K* y, int64_t nb) {
   float sum = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
     int sc[8], m[8];
-    q4k_scales(x[b], sc, m);
+    k4_scales(x[b].scales, sc, m);
     int sumi = 0;
     for (int j = 0; j < 8; ++j) {
       const uint8_t* qs = x[b].qs + 32 * (j / 2);
@@ -52,6 +55,38 @@ float q4k_portable(const BlockQ4K* x, const BlockQ8K* y, int64_t nb) {
     }
     sum += y[b].d * (f16_to_f32(x[b].d) * float(sumi) - f16_to_f32(x[b].dmin) * float(q4k_min_sum(m, y[b])));
   }
+  return sum;
+}
+
+// Q5_K: Q4_K's nibbles with a fifth bit, qh[l] bit j for sub-block j.
+float q5k_portable(const BlockQ5K* x, const BlockQ8K* y, int64_t nb) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int sc[8], m[8];
+    k4_scales(x[b].scales, sc, m);
+    int sumi = 0;
+    for (int j = 0; j < 8; ++j) {
+      const uint8_t* qs = x[b].qs + 32 * (j / 2);
+      int s = 0;
+      for (int l = 0; l < 32; ++l)
+        s += (((qs[l] >> (4 * (j % 2))) & 15) | (((x[b].qh[l] >> j) & 1) << 4)) * y[b].qs[32 * j + l];
+      sumi += sc[j] * s;
+    }
+    sum += y[b].d * (f16_to_f32(x[b].d) * float(sumi) - f16_to_f32(x[b].dmin) * float(q4k_min_sum(m, y[b])));
+  }
+  return sum;
+}
+
+// Q8_0: blocks of 32 with an f16 scale; eight of them per Q8_K block.
+float q8_0_portable(const BlockQ8_0* x, const BlockQ8K* y, int64_t nb) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < nb; ++b)
+    for (int k = 0; k < 8; ++k) {
+      const BlockQ8_0& w = x[8 * b + k];
+      int s = 0;
+      for (int l = 0; l < 32; ++l) s += w.qs[l] * y[b].qs[32 * k + l];
+      sum += f16_to_f32(w.d) * y[b].d * float(s);
+    }
   return sum;
 }
 
@@ -95,7 +130,7 @@ float q4k_avx2(const BlockQ4K* x, const BlockQ8K* y, int64_t nb) {
   float mins = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
     int sc[8], m[8];
-    q4k_scales(x[b], sc, m);
+    k4_scales(x[b].scales, sc, m);
     __m256i sumi = _mm256_setzero_si256();
     for (int p = 0; p < 4; ++p) {  // 32 bytes: sub-block 2p in the low nibbles, 2p+1 in the high
       const __m256i q = load32(x[b].qs + 32 * p);
@@ -109,6 +144,48 @@ float q4k_avx2(const BlockQ4K* x, const BlockQ8K* y, int64_t nb) {
     mins += y[b].d * f16_to_f32(x[b].dmin) * float(q4k_min_sum(m, y[b]));
   }
   return hsum(acc) - mins;
+}
+
+float q5k_avx2(const BlockQ5K* x, const BlockQ8K* y, int64_t nb) {
+  const __m256i low4 = _mm256_set1_epi8(15), bit = _mm256_set1_epi8(1);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int sc[8], m[8];
+    k4_scales(x[b].scales, sc, m);
+    const __m256i qh = load32(x[b].qh);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int p = 0; p < 4; ++p) {
+      const __m256i q = load32(x[b].qs + 32 * p);
+      const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), bit), 4);
+      const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), bit), 4);
+      const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, low4), h0);
+      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), h1);
+      const __m256i p0 = _mm256_maddubs_epi16(lo, load32(y[b].qs + 64 * p));
+      const __m256i p1 = _mm256_maddubs_epi16(hi, load32(y[b].qs + 64 * p + 32));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_set1_epi16(int16_t(sc[2 * p]))));
+      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, _mm256_set1_epi16(int16_t(sc[2 * p + 1]))));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(y[b].d * f16_to_f32(x[b].d)), _mm256_cvtepi32_ps(sumi), acc);
+    mins += y[b].d * f16_to_f32(x[b].dmin) * float(q4k_min_sum(m, y[b]));
+  }
+  return hsum(acc) - mins;
+}
+
+// Signed bytes: maddubs wants its first operand unsigned, so it gets |w| and
+// the activations take w's sign.
+float q8_0_avx2(const BlockQ8_0* x, const BlockQ8K* y, int64_t nb) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b)
+    for (int k = 0; k < 8; ++k) {
+      const BlockQ8_0& w = x[8 * b + k];
+      const __m256i q = load32(w.qs), a = load32(y[b].qs + 32 * k);
+      const __m256i prod = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q));
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_to_f32(w.d) * y[b].d), _mm256_cvtepi32_ps(_mm256_madd_epi16(prod, ones)),
+                            acc);
+    }
+  return hsum(acc);
 }
 
 float q6k_avx2(const BlockQ6K* x, const BlockQ8K* y, int64_t nb) {
@@ -141,13 +218,17 @@ float q6k_avx2(const BlockQ6K* x, const BlockQ8K* y, int64_t nb) {
 
 }  // namespace
 
-bool has_q8k_dot(GgmlType type) { return type == GgmlType::Q4_K || type == GgmlType::Q6_K; }
+bool has_q8k_dot(GgmlType type) {
+  return type == GgmlType::Q4_K || type == GgmlType::Q5_K || type == GgmlType::Q6_K || type == GgmlType::Q8_0;
+}
 
 float dot_q8k_portable(GgmlType type, const void* w, const void* x, int64_t blocks) {
   const auto* y = static_cast<const BlockQ8K*>(x);
   switch (type) {
     case GgmlType::Q4_K: return q4k_portable(static_cast<const BlockQ4K*>(w), y, blocks);
+    case GgmlType::Q5_K: return q5k_portable(static_cast<const BlockQ5K*>(w), y, blocks);
     case GgmlType::Q6_K: return q6k_portable(static_cast<const BlockQ6K*>(w), y, blocks);
+    case GgmlType::Q8_0: return q8_0_portable(static_cast<const BlockQ8_0*>(w), y, blocks);
     default: fail("no Q8_K dot product for {}", ggml::type_name(type));
   }
 }
@@ -157,7 +238,9 @@ float dot_q8k(GgmlType type, const void* w, const void* x, int64_t blocks) {
   const auto* y = static_cast<const BlockQ8K*>(x);
   switch (type) {
     case GgmlType::Q4_K: return q4k_avx2(static_cast<const BlockQ4K*>(w), y, blocks);
+    case GgmlType::Q5_K: return q5k_avx2(static_cast<const BlockQ5K*>(w), y, blocks);
     case GgmlType::Q6_K: return q6k_avx2(static_cast<const BlockQ6K*>(w), y, blocks);
+    case GgmlType::Q8_0: return q8_0_avx2(static_cast<const BlockQ8_0*>(w), y, blocks);
     default: break;
   }
 #endif

@@ -1,5 +1,5 @@
 #pragma once
-// Dot products of k-quant weight rows with activations quantized to Q8_K
+// Dot products of ggml weight rows (Q4_K, Q5_K, Q6_K, Q8_0) with activations quantized to Q8_K
 // (ggml's 8-bit activation blocks of 256 values), in integer arithmetic as
 // llama.cpp's CPU backend computes them for decoding: the weight blocks are
 // never expanded to floats. AVX2 where the compiler targets it, a portable
@@ -13,8 +13,8 @@ namespace llmq::kernels {
 // Whether dot_q8k handles weight rows of `type`.
 bool has_q8k_dot(ggml::GgmlType type);
 
-// sum over `blocks` super-blocks of dequantized(w) * dequantized(x), where w
-// is one row of `type` and x the Q8_K row of the same length.
+// sum over `blocks` runs of 256 values of dequantized(w) * dequantized(x),
+// where w is one row of `type` and x the Q8_K row of the same length.
 float dot_q8k(ggml::GgmlType type, const void* w, const void* x, int64_t blocks);
 
 // The same without vector instructions (the reference the tests hold the
