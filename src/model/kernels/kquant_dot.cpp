@@ -40,26 +40,10 @@ int q6k_offset_sum(const BlockQ6K& b, const BlockQ8K& y) {
   return 32 * s;
 }
 
-float q4k_portable(const BlockQ4K* x, const BlockQ8K* y, int64_t nb) {
-  float sum = 0.0f;
-  for (int64_t b = 0; b < nb; ++b) {
-    int sc[8], m[8];
-    k4_scales(x[b].scales, sc, m);
-    int sumi = 0;
-    for (int j = 0; j < 8; ++j) {
-      const uint8_t* qs = x[b].qs + 32 * (j / 2);
-      const int shift = 4 * (j % 2);
-      int s = 0;
-      for (int l = 0; l < 32; ++l) s += ((qs[l] >> shift) & 15) * y[b].qs[32 * j + l];
-      sumi += sc[j] * s;
-    }
-    sum += y[b].d * (f16_to_f32(x[b].d) * float(sumi) - f16_to_f32(x[b].dmin) * float(q4k_min_sum(m, y[b])));
-  }
-  return sum;
-}
-
-// Q5_K: Q4_K's nibbles with a fifth bit, qh[l] bit j for sub-block j.
-float q5k_portable(const BlockQ5K* x, const BlockQ8K* y, int64_t nb) {
+// Q4_K and Q5_K share scales, mins and the nibble layout; Q5_K adds a fifth
+// bit per value, qh[l] bit j for sub-block j.
+template <typename Block, bool kFifthBit>
+float k4_family_portable(const Block* x, const BlockQ8K* y, int64_t nb) {
   float sum = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
     int sc[8], m[8];
@@ -68,8 +52,11 @@ float q5k_portable(const BlockQ5K* x, const BlockQ8K* y, int64_t nb) {
     for (int j = 0; j < 8; ++j) {
       const uint8_t* qs = x[b].qs + 32 * (j / 2);
       int s = 0;
-      for (int l = 0; l < 32; ++l)
-        s += (((qs[l] >> (4 * (j % 2))) & 15) | (((x[b].qh[l] >> j) & 1) << 4)) * y[b].qs[32 * j + l];
+      for (int l = 0; l < 32; ++l) {
+        int q = (qs[l] >> (4 * (j % 2))) & 15;
+        if constexpr (kFifthBit) q |= ((x[b].qh[l] >> j) & 1) << 4;
+        s += q * y[b].qs[32 * j + l];
+      }
       sumi += sc[j] * s;
     }
     sum += y[b].d * (f16_to_f32(x[b].d) * float(sumi) - f16_to_f32(x[b].dmin) * float(q4k_min_sum(m, y[b])));
@@ -124,8 +111,9 @@ inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<con
 // maddubs multiplies unsigned weight levels by signed activation levels and
 // adds pairs into 16-bit lanes (at most 2 * 63 * 128: no saturation for
 // 6-bit levels); madd by the scales then widens to 32 bits.
-float q4k_avx2(const BlockQ4K* x, const BlockQ8K* y, int64_t nb) {
-  const __m256i low4 = _mm256_set1_epi8(15);
+template <typename Block, bool kFifthBit>
+float k4_family_avx2(const Block* x, const BlockQ8K* y, int64_t nb) {
+  const __m256i low4 = _mm256_set1_epi8(15), bit = _mm256_set1_epi8(1);
   __m256 acc = _mm256_setzero_ps();
   float mins = 0.0f;
   for (int64_t b = 0; b < nb; ++b) {
@@ -134,33 +122,12 @@ float q4k_avx2(const BlockQ4K* x, const BlockQ8K* y, int64_t nb) {
     __m256i sumi = _mm256_setzero_si256();
     for (int p = 0; p < 4; ++p) {  // 32 bytes: sub-block 2p in the low nibbles, 2p+1 in the high
       const __m256i q = load32(x[b].qs + 32 * p);
-      const __m256i lo = _mm256_and_si256(q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
-      const __m256i p0 = _mm256_maddubs_epi16(lo, load32(y[b].qs + 64 * p));
-      const __m256i p1 = _mm256_maddubs_epi16(hi, load32(y[b].qs + 64 * p + 32));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_set1_epi16(int16_t(sc[2 * p]))));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, _mm256_set1_epi16(int16_t(sc[2 * p + 1]))));
-    }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(y[b].d * f16_to_f32(x[b].d)), _mm256_cvtepi32_ps(sumi), acc);
-    mins += y[b].d * f16_to_f32(x[b].dmin) * float(q4k_min_sum(m, y[b]));
-  }
-  return hsum(acc) - mins;
-}
-
-float q5k_avx2(const BlockQ5K* x, const BlockQ8K* y, int64_t nb) {
-  const __m256i low4 = _mm256_set1_epi8(15), bit = _mm256_set1_epi8(1);
-  __m256 acc = _mm256_setzero_ps();
-  float mins = 0.0f;
-  for (int64_t b = 0; b < nb; ++b) {
-    int sc[8], m[8];
-    k4_scales(x[b].scales, sc, m);
-    const __m256i qh = load32(x[b].qh);
-    __m256i sumi = _mm256_setzero_si256();
-    for (int p = 0; p < 4; ++p) {
-      const __m256i q = load32(x[b].qs + 32 * p);
-      const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), bit), 4);
-      const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), bit), 4);
-      const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, low4), h0);
-      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), h1);
+      __m256i lo = _mm256_and_si256(q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+      if constexpr (kFifthBit) {
+        const __m256i qh = load32(x[b].qh);
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p), bit), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * p + 1), bit), 4));
+      }
       const __m256i p0 = _mm256_maddubs_epi16(lo, load32(y[b].qs + 64 * p));
       const __m256i p1 = _mm256_maddubs_epi16(hi, load32(y[b].qs + 64 * p + 32));
       sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_set1_epi16(int16_t(sc[2 * p]))));
@@ -225,8 +192,8 @@ bool has_q8k_dot(GgmlType type) {
 float dot_q8k_portable(GgmlType type, const void* w, const void* x, int64_t blocks) {
   const auto* y = static_cast<const BlockQ8K*>(x);
   switch (type) {
-    case GgmlType::Q4_K: return q4k_portable(static_cast<const BlockQ4K*>(w), y, blocks);
-    case GgmlType::Q5_K: return q5k_portable(static_cast<const BlockQ5K*>(w), y, blocks);
+    case GgmlType::Q4_K: return k4_family_portable<BlockQ4K, false>(static_cast<const BlockQ4K*>(w), y, blocks);
+    case GgmlType::Q5_K: return k4_family_portable<BlockQ5K, true>(static_cast<const BlockQ5K*>(w), y, blocks);
     case GgmlType::Q6_K: return q6k_portable(static_cast<const BlockQ6K*>(w), y, blocks);
     case GgmlType::Q8_0: return q8_0_portable(static_cast<const BlockQ8_0*>(w), y, blocks);
     default: fail("no Q8_K dot product for {}", ggml::type_name(type));
@@ -237,8 +204,8 @@ float dot_q8k(GgmlType type, const void* w, const void* x, int64_t blocks) {
 #ifdef LLMQ_KQ_AVX2
   const auto* y = static_cast<const BlockQ8K*>(x);
   switch (type) {
-    case GgmlType::Q4_K: return q4k_avx2(static_cast<const BlockQ4K*>(w), y, blocks);
-    case GgmlType::Q5_K: return q5k_avx2(static_cast<const BlockQ5K*>(w), y, blocks);
+    case GgmlType::Q4_K: return k4_family_avx2<BlockQ4K, false>(static_cast<const BlockQ4K*>(w), y, blocks);
+    case GgmlType::Q5_K: return k4_family_avx2<BlockQ5K, true>(static_cast<const BlockQ5K*>(w), y, blocks);
     case GgmlType::Q6_K: return q6k_avx2(static_cast<const BlockQ6K*>(w), y, blocks);
     case GgmlType::Q8_0: return q8_0_avx2(static_cast<const BlockQ8_0*>(w), y, blocks);
     default: break;
