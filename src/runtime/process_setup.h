@@ -12,7 +12,8 @@ namespace llmq {
 // suits the OpenBLAS build (a short spin when OpenBLAS shares our OpenMP
 // threads, passive when it has a pool of its own), then re-executes the program with the same arguments. Returns normally when
 // nothing needs changing or the restart is not possible. LLMQ_NO_REEXEC=1
-// turns it off.
+// turns the restart off. Also keeps freed activation buffers of up to 32 MB
+// in the heap for reuse (mallopt), which needs no restart.
 void restart_with_tuned_math_libraries(char** argv);
 
 // The OpenBLAS kernel family in use ("SkylakeX", "Haswell", "Prescott", ...).
