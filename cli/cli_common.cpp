@@ -43,7 +43,10 @@ void protect_run_inputs(const std::vector<std::string>& paths) {
 }
 
 void apply_common_options(const CommonOptions& opts) {
-  ops::set_num_threads(opts.threads);
+  const int threads = ops::set_num_threads(opts.threads);
+  if (opts.threads > 0 && threads < opts.threads)
+    std::fprintf(stderr, "warning: --threads %d: the address-space limit (ulimit -v) leaves room for %d thread%s; using %d\n",
+                 opts.threads, threads, threads == 1 ? "" : "s", threads);
   set_progress_enabled(!opts.quiet && !opts.json());
   set_overwrite_outputs(opts.overwrite);
   g_text_report = !opts.quiet && !opts.json();

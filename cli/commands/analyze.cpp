@@ -10,6 +10,7 @@
 #include "calibration/calibration_data.h"
 #include "calibration/imatrix_builder.h"
 #include "calibration/imatrix_file.h"
+#include "calibration/model_fingerprint.h"
 #include "calibration/super_weights.h"
 #include "export/gguf/gguf_names.h"
 #include "model/model_loader.h"
@@ -152,8 +153,9 @@ void run(const AnalyzeArgs& a, const CommonOptions& opts) {
     std::fprintf(stderr, "resumed from checkpoint %s after %lld of %lld windows\n", ckpt.c_str(),
                  (long long)r->resumed_windows, (long long)r->windows);
 
-  const ImatrixData im = build_imatrix(r->importance, m.weights->cfg, gguf_tensor_name, {data.path},
-                                       int32_t(windows.windows.size()), int32_t(a.ctx));
+  ImatrixData im = build_imatrix(r->importance, m.weights->cfg, gguf_tensor_name, {data.path},
+                                 int32_t(windows.windows.size()), int32_t(a.ctx));
+  im.model_fingerprint = model_fingerprint(*m.weights);
   if (a.output_format == "dat") write_imatrix_dat(im, output);
   else write_imatrix_gguf(im, output);
 

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "calibration/model_fingerprint.h"
 #include "../cli_common.h"
 #include "dynamic_options.h"
 #include "mixed/dynamic_quantize.h"
@@ -81,7 +82,9 @@ void register_create(CLI::App* group) {
       throw CLI::RequiredError("--target-bpw or --target-size");
     protect_run_inputs({a->imatrix, a->model, a->from, a->dyn.super_weights});
     check_output_path(a->output);  // before the sensitivity run, not after it
-    ImatrixFile check(a->imatrix);  // fails now, naming the file, if it is not an importance matrix
+    // Fails now, naming the file, if it is not an importance matrix (or, with --model, not this model's).
+    if (a->model.empty()) ImatrixFile check(a->imatrix);
+    else open_imatrix_for_model(a->imatrix, a->model);
     DynamicProfile p = resolve_profile(a->dyn, a->from);
     p.name = a->name;
     p.description = a->description.empty() ? fmt::format("{} from {}", target_string(p), p.name) : a->description;

@@ -13,6 +13,7 @@
 #include "quantize_quality.h"
 #include "quantize_lowbit.h"
 #include "calibration/imatrix_file.h"
+#include "calibration/model_fingerprint.h"
 #include "export/gguf/gguf_exporter.h"
 #include "export/hf/lowbit_scheme.h"
 #include "io/gguf/gguf_tensor_info.h"
@@ -213,7 +214,7 @@ void register_quantize(CLI::App& app) {
     eo.output = a->output.empty() ? default_gguf_output_path(a->model, eo.quant.preset) : a->output;
     if (!a->imatrix.empty()) {
       // llama.cpp's imatrix file (GGUF or legacy .dat), keyed by GGUF tensor name.
-      auto imatrix = std::make_shared<ImatrixFile>(a->imatrix);
+      auto imatrix = std::make_shared<ImatrixFile>(open_imatrix_for_model(a->imatrix, a->model));
       eo.importance = [imatrix](const std::string& name, int expert) { return imatrix->importance(name, expert); };
     }
     // One step per tensor; the count is known once the plan is made.

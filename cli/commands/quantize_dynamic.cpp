@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "calibration/imatrix_file.h"
+#include "calibration/model_fingerprint.h"
 #include "export/gguf/gguf_exporter.h"
 #include "io/gguf/gguf_tensor_info.h"
 #include "mixed/dynamic_quantize.h"
@@ -219,7 +220,7 @@ void run_quantize_dynamic(const QuantizeDynamicArgs& a, const CommonOptions& opt
   eo.model_name = a.name;
   std::shared_ptr<ImatrixFile> imatrix;
   if (!o.imatrix_path.empty()) {
-    imatrix = std::make_shared<ImatrixFile>(o.imatrix_path, catalog.config().n_experts);
+    imatrix = std::make_shared<ImatrixFile>(open_imatrix_for_model(o.imatrix_path, a.model, catalog.config().n_experts));
     eo.importance = [imatrix](const std::string& name, int expert) { return imatrix->importance(name, expert); };
   }
   std::unique_ptr<Progress> per_tensor;

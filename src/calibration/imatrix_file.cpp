@@ -22,6 +22,7 @@ constexpr const char* kKeyType = "general.type";
 constexpr const char* kKeyDatasets = "imatrix.datasets";
 constexpr const char* kKeyChunkCount = "imatrix.chunk_count";
 constexpr const char* kKeyChunkSize = "imatrix.chunk_size";
+constexpr const char* kKeyFingerprint = "llmq.model_fingerprint";
 constexpr const char* kSumsSuffix = ".in_sum2";
 constexpr const char* kCountsSuffix = ".counts";
 
@@ -48,6 +49,9 @@ ImatrixData read_gguf(const std::string& path) {
   }
   if (auto c = r.get_int_optional(kKeyChunkCount)) d.chunk_count = int32_t(*c);
   if (auto c = r.get_int_optional(kKeyChunkSize)) d.chunk_size = int32_t(*c);
+  if (const GgufValue* v = r.find(kKeyFingerprint)) {
+    if (const auto* f = v->get_if<std::string>()) d.model_fingerprint = *f;
+  }
 
   std::map<std::string, std::pair<const GgufTensorInfo*, const GgufTensorInfo*>> pairs;
   for (const GgufTensorInfo& t : r.tensors()) {
@@ -168,6 +172,7 @@ void write_imatrix_gguf(const ImatrixData& data, const std::string& path) {
   w.set(kKeyDatasets, data.datasets);
   w.set(kKeyChunkCount, uint32_t(std::max(data.chunk_count, 0)));
   w.set(kKeyChunkSize, uint32_t(std::max(data.chunk_size, 0)));
+  if (!data.model_fingerprint.empty()) w.set(kKeyFingerprint, data.model_fingerprint);
   std::vector<std::pair<std::string, ImatrixEntry>> raw;
   for (const auto& [name, e] : data.entries) {
     ImatrixEntry r = to_raw(e, data.legacy, data.chunk_size);

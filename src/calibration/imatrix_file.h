@@ -6,7 +6,8 @@
 //   imatrix.datasets (array of string), imatrix.chunk_count and
 //   imatrix.chunk_size (uint32); per weight <name>.in_sum2, F32 [cols, n_mat]
 //   with the raw sums of x^2, and <name>.counts, F32 [1, n_mat] with the
-//   tokens per matrix (n_mat > 1 for stacked MoE experts).
+//   tokens per matrix (n_mat > 1 for stacked MoE experts). Ours also carry
+//   llmq.model_fingerprint (string), which llama.cpp ignores.
 // Legacy .dat: int32 entry count; per entry int32 name length, name, int32
 //   ncall, int32 value count, float values = (sum / count) * ncall; then
 //   optionally int32 chunk count, int32 length and the dataset name.
@@ -34,6 +35,9 @@ struct ImatrixData {
   int32_t chunk_count = 0;  // calibration windows
   int32_t chunk_size = 0;   // tokens per window
   bool legacy = false;      // entries hold legacy-format values
+  // model_fingerprint() of the model the matrix was computed on; empty when
+  // unknown (legacy files, llama-imatrix's files, quantized embeddings).
+  std::string model_fingerprint;
 };
 
 // Detects the format from the file's magic. Throws llmq::Error naming the

@@ -118,6 +118,14 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
         throw file_error(path, "tensor " + name + ": shape has a negative or non-integer dimension");
       tv.shape.push_back(d.get<int64_t>());
     }
+    // The element count must fit the data section before numel() multiplies it out (no overflow).
+    if (std::find(tv.shape.begin(), tv.shape.end(), 0) == tv.shape.end()) {
+      uint64_t n = 1;
+      for (int64_t d : tv.shape)
+        if (uint64_t(d) > data_size / n || (n *= uint64_t(d)) > data_size)
+          throw file_error(path, "tensor " + name + ": shape holds more elements than the data section's " +
+                                     std::to_string(data_size) + " bytes");
+    }
     const auto& off = j["data_offsets"];
     if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
       throw file_error(path, "tensor " + name + ": data_offsets must be two non-negative integers");

@@ -7,6 +7,7 @@
 
 #include "calibration/calibration_data.h"
 #include "calibration/imatrix_file.h"
+#include "calibration/model_fingerprint.h"
 #include "mixed/hybrid_sensitivity.h"
 #include "util/error.h"
 
@@ -96,7 +97,7 @@ DynamicPlan plan_dynamic(const TensorCatalog& catalog, const DynamicQuantOptions
   if (opt.imatrix_path.empty())
     fail("dynamic quantization needs an importance matrix: run `llm-quantize analyze MODEL -o FILE.imatrix` and "
          "pass --imatrix FILE.imatrix");
-  const ImatrixFile imatrix(opt.imatrix_path, catalog.config().n_experts);
+  const ImatrixFile imatrix = open_imatrix_for_model(opt.imatrix_path, catalog.model_dir(), catalog.config().n_experts);
   const ImportanceLookup importance = [&imatrix](const std::string& name, int expert) {
     return imatrix.importance(name, expert);
   };

@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "calibration/imatrix_file.h"
+#include "calibration/model_fingerprint.h"
 #include "io/hf_checkpoint.h"
 #include "util/error.h"
 #include "util/json_file.h"
@@ -67,7 +68,7 @@ ExpertBitsPlan plan_expert_bits_for_model(const std::string& model_dir, const st
   if (cfg.n_experts <= 1)
     throw file_error(cfg_path, "is not a mixture-of-experts model: --dynamic-experts needs experts to allocate bits to");
   if (imatrix_path.empty()) fail("--dynamic-experts needs --imatrix FILE (routing counts; make one with llm-quantize analyze)");
-  const ImatrixFile imatrix(imatrix_path, cfg.n_experts);
+  const ImatrixFile imatrix = open_imatrix_for_model(imatrix_path, model_dir, cfg.n_experts);
   return plan_expert_bits(routing_counts_from_imatrix(imatrix, cfg, imatrix_path), cfg, format, opt);
 }
 

@@ -8,6 +8,7 @@
 
 #include "calibration/calibration_data.h"
 #include "calibration/imatrix_file.h"
+#include "calibration/model_fingerprint.h"
 #include "quant/methods/rtn.h"
 #include "util/error.h"
 
@@ -85,6 +86,7 @@ HfBitAllocation allocate_hf_bits_for_model(const std::string& model_dir, const s
     throw file_error(model_dir, "not a Hugging Face model directory (no config.json)");
   const ImatrixFile imatrix(imatrix_path);
   LoadedModel m = load_hf_model(model_dir, {.lazy = true});
+  check_imatrix_model(imatrix, imatrix_path, *m.weights, model_dir);
 
   std::string data = opt.data_path;
   if (data.empty()) data = default_calibration_path(model_dir).value_or("");

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "calibration/imatrix_file.h"
+#include "calibration/model_fingerprint.h"
 #include "io/gguf/gguf_format.h"
 #include "quant/formats/ggml/ggml_quants.h"
 #include "util/atomic_output.h"
@@ -354,7 +355,7 @@ ProfileCheck validate_profile(const DynamicProfile& p, const TensorCatalog& cata
       c.notes.push_back(fmt::format("imatrix {} does not exist here; pass --imatrix when quantizing", p.imatrix));
     } else {
       try {
-        const ImatrixFile im(p.imatrix);
+        const ImatrixFile im = open_imatrix_for_model(p.imatrix, catalog.model_dir());
         std::vector<std::string> foreign;
         for (const std::string& n : im.names())
           if (!catalog.find(n)) foreign.push_back(n);

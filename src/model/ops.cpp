@@ -1,5 +1,7 @@
 #include "model/ops.h"
 
+#include "util/address_space.h"
+
 #include "quant/formats/ggml/ggml_quants.h"
 #include "quant/formats/ggml/kquant_blocks.h"
 
@@ -117,11 +119,23 @@ void softmax(float* x, int64_t n) {
 
 static int g_threads = 0;
 
-void set_num_threads(int n) {
+// Address space a compute thread takes: OpenBLAS's buffer (128 MB, reserved
+// for every thread when the count is set; under a too-low ulimit -v OpenBLAS
+// retries the reservation forever), its stack and a malloc arena; plus room
+// kept for the work itself.
+constexpr uint64_t kThreadAddressSpace = uint64_t(128 + 8 + 64) << 20;
+constexpr uint64_t kWorkAddressSpace = uint64_t(256) << 20;
+
+int set_num_threads(int n) {
   if (n <= 0) n = int(std::max(1u, std::thread::hardware_concurrency()));
+  if (const std::optional<uint64_t> left = address_space_left()) {
+    const uint64_t fit = *left > kWorkAddressSpace ? (*left - kWorkAddressSpace) / kThreadAddressSpace : 0;
+    n = int(std::clamp<uint64_t>(fit, 1, uint64_t(n)));
+  }
   g_threads = n;
   openblas_set_num_threads(n);
   omp_set_num_threads(n);
+  return n;
 }
 
 int num_threads() { return g_threads > 0 ? g_threads : int(std::max(1u, std::thread::hardware_concurrency())); }

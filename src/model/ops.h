@@ -20,7 +20,9 @@ void swiglu(const float* g, const float* u, float* a, int64_t n);
 // In-place softmax of a row of n values.
 void softmax(float* x, int64_t n);
 // Sets the number of threads used by BLAS and OpenMP loops (0 = all cores).
-void set_num_threads(int n);
+// Returns the count in use: n (0: all cores), fewer when the address-space
+// limit (ulimit -v) leaves no room for n threads' buffers and stacks.
+int set_num_threads(int n);
 int num_threads();
 
 }  // namespace llmq::ops

@@ -15,7 +15,7 @@ nlohmann::json read_json_file(const std::string& path) {
   buffer << in.rdbuf();
   try {
     return nlohmann::json::parse(buffer.str());
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse errors, and numbers beyond double (out_of_range)
     throw file_error(path, std::string("malformed JSON: ") + e.what());
   }
 }

@@ -39,11 +39,27 @@ TEST(ImatrixFormat, GgufRoundTripIsExact) {
   EXPECT_EQ(r.datasets, d.datasets);
   EXPECT_EQ(r.chunk_count, 3);
   EXPECT_EQ(r.chunk_size, 10);
+  EXPECT_EQ(r.model_fingerprint, "");
   ASSERT_EQ(r.entries.size(), d.entries.size());
   for (const auto& [name, e] : d.entries) {
     EXPECT_EQ(r.entries.at(name).sums, e.sums) << name;
     EXPECT_EQ(r.entries.at(name).counts, e.counts) << name;
   }
+}
+
+// Ours carry the fingerprint of the model they were computed on, under a key
+// of our own (llama-quantize ignores it); files without one get no such key.
+TEST(ImatrixFormat, ModelFingerprintRoundTripsUnderItsOwnKey) {
+  TempDir dir;
+  ImatrixData d = sample();
+  write_imatrix_gguf(d, dir / "plain.imatrix");
+  EXPECT_EQ(GgufReader(dir / "plain.imatrix").find("llmq.model_fingerprint"), nullptr);
+  d.model_fingerprint = "v1:00112233445566ff";
+  write_imatrix_gguf(d, dir / "m.imatrix");
+  EXPECT_EQ(GgufReader(dir / "m.imatrix").get<std::string>("llmq.model_fingerprint"), "v1:00112233445566ff");
+  EXPECT_EQ(read_imatrix(dir / "m.imatrix").model_fingerprint, "v1:00112233445566ff");
+  write_imatrix_dat(d, dir / "m.dat");  // the legacy format has no place for it
+  EXPECT_EQ(read_imatrix(dir / "m.dat").model_fingerprint, "");
 }
 
 TEST(ImatrixFormat, GgufLayoutIsLlamaCpps) {

@@ -15,10 +15,12 @@ struct CliResult {
   std::string out, err;
 };
 
-inline CliResult run_cli(const std::string& args) {
+// `shell_prefix` runs first in the same shell (e.g. "ulimit -v 900000; timeout 60").
+inline CliResult run_cli(const std::string& args, const std::string& shell_prefix = "") {
   TempDir d;
   const std::string out = d / "out", err = d / "err";
-  const std::string cmd = std::string(LLMQ_CLI_PATH) + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  const std::string cmd = shell_prefix + " " + std::string(LLMQ_CLI_PATH) + " " + args + " >" + out + " 2>" + err +
+                          " </dev/null";
   int status = std::system(cmd.c_str());
   CliResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
