@@ -48,7 +48,7 @@ nlohmann::json plan_json(const DynamicPlan& plan, const DynamicProfile& p) {
     tensors.push_back(j);
   }
   nlohmann::json j = {{"profile", p.name},
-                      {"sensitivity_mode", sensitivity_mode_name(p.sensitivity)},
+                      {"sensitivity_mode", sensitivity_mode_name(plan.sensitivity_mode)},
                       {"resolved_profile", plan.resolved_profile},
                       {"budget", a.budget.describe()},
                       {"target_bytes", a.target_bytes},
@@ -93,11 +93,27 @@ nlohmann::json plan_json(const DynamicPlan& plan, const DynamicProfile& p) {
     j["super_weight_protection"] = {{"file", plan.super_weights_file}, {"tensors", prot},
                                     {"sensitivity_cost", plan.protection_sensitivity_cost}};
   }
+  if (plan.preset_check) {
+    nlohmann::json presets = nlohmann::json::array();
+    for (const PresetScore& s : plan.preset_check->scores) {
+      nlohmann::json e = {{"preset", preset_info(s.preset).name}, {"comparable", s.comparable}};
+      if (s.comparable) e.update({{"file_bytes", s.file_bytes}, {"sensitivity_sum", s.sensitivity}});
+      else e["why_not"] = s.why_not;
+      presets.push_back(e);
+    }
+    j["llama_cpp_presets"] = presets;
+    j["adopted_preset"] = plan.preset_check->adopted ? nlohmann::json(preset_info(*plan.preset_check->adopted).name)
+                                                     : nlohmann::json(nullptr);
+  }
   return j;
 }
 
 void print_plan(const DynamicPlan& plan, const DynamicProfile& p, bool per_tensor) {
   const AllocationResult& a = plan.allocation;
+  if (plan.preset_check && plan.preset_check->adopted)
+    fmt::print("llama.cpp's {} preset fits the budget and scores lower on the same measure than the allocation did: "
+               "its types are used\n",
+               preset_info(*plan.preset_check->adopted).name);
   if (per_tensor)
     for (const TensorAllocation& t : a.tensors)
       fmt::print("{:<32} {:<7} {:>9.3f} MiB {:>6.2f} bpw  {}\n", t.name, ggml::type_name(t.type),
@@ -121,7 +137,7 @@ void print_plan(const DynamicPlan& plan, const DynamicProfile& p, bool per_tenso
              a.saturated ? " (every tensor is at its largest candidate type)" : "");
   fmt::print("allocation: {} of the {} sensitivities, sum {:.6g} (Lagrangian lower bound {:.6g})\n",
              a.exact ? "exact optimum" : "near-optimal (coarse cost units)",
-             sensitivity_mode_name(p.sensitivity), a.sensitivity, a.lower_bound);
+             sensitivity_mode_name(plan.sensitivity_mode), a.sensitivity, a.lower_bound);
   if (plan.sensitivity)
     fmt::print("sensitivity: {} measured, {} reused from {} in {:.1f} s{}\n", plan.sensitivity->measured,
                plan.sensitivity->reused, plan.sensitivity_cache.empty() ? "(no cache)" : plan.sensitivity_cache,
@@ -191,7 +207,7 @@ void run_quantize_dynamic(const QuantizeDynamicArgs& a, const CommonOptions& opt
   const TensorCatalog catalog(a.model, a.name);
   std::unique_ptr<Progress> bar;
   o.progress = [&](size_t done, size_t total, const std::string& name) {
-    if (!bar) bar = std::make_unique<Progress>(std::string("sensitivity (") + sensitivity_mode_name(profile.sensitivity) + ")", total, true, "tensors");
+    if (!bar) bar = std::make_unique<Progress>(std::string("sensitivity (") + sensitivity_mode_name(resolve_sensitivity_mode(profile, a.model, o.sensitivity_data)) + ")", total, true, "tensors");
     bar->update(1, name);
     if (done == total) {  // hybrid mode runs two passes, each with its own bar
       bar->finish();

@@ -79,6 +79,13 @@ GgufPreset preset_for_mixture(const AllocationResult& a) {
   }
 }
 
+SensitivityMode resolve_sensitivity_mode(const DynamicProfile& p, const std::string& model_dir,
+                                         const std::string& sensitivity_data) {
+  if (p.sensitivity) return *p.sensitivity;
+  return !sensitivity_data.empty() || default_calibration_path(model_dir) ? SensitivityMode::Hybrid
+                                                                           : SensitivityMode::Fast;
+}
+
 DynamicPlan plan_dynamic(const TensorCatalog& catalog, const DynamicQuantOptions& opt) {
   const DynamicProfile& p = opt.profile;
   DynamicPlan plan;
@@ -131,17 +138,19 @@ DynamicPlan plan_dynamic(const TensorCatalog& catalog, const DynamicQuantOptions
       rq.types.push_back(p.super_weight_type);
     requests.push_back(std::move(rq));
   }
+  const SensitivityMode mode = resolve_sensitivity_mode(p, catalog.model_dir(), opt.sensitivity_data);
+  plan.sensitivity_mode = mode;
   SensitivityRunOptions so;
-  so.mode = p.sensitivity;
+  so.mode = mode;
   so.imatrix_path = opt.imatrix_path;
   so.importance = importance;
   so.kld = opt.kld;
   so.progress = opt.progress;
-  if (p.sensitivity != SensitivityMode::Fast) {
+  if (mode != SensitivityMode::Fast) {
     so.data_path = opt.sensitivity_data;
     if (so.data_path.empty()) {
       const auto d = default_calibration_path(catalog.model_dir());
-      if (!d) fail("{} sensitivity needs calibration text: pass --sensitivity-data FILE", sensitivity_mode_name(p.sensitivity));
+      if (!d) fail("{} sensitivity needs calibration text: pass --sensitivity-data FILE", sensitivity_mode_name(mode));
       so.data_path = *d;
     }
   }
@@ -149,9 +158,9 @@ DynamicPlan plan_dynamic(const TensorCatalog& catalog, const DynamicQuantOptions
   auto cache_for = [&](SensitivityMode m) -> std::string {
     if (opt.no_sensitivity_cache) return "";
     if (opt.sensitivity_cache.empty()) return default_sensitivity_cache_path(opt.imatrix_path, m);
-    return m == p.sensitivity ? opt.sensitivity_cache : opt.sensitivity_cache + "." + sensitivity_mode_name(m);
+    return m == mode ? opt.sensitivity_cache : opt.sensitivity_cache + "." + sensitivity_mode_name(m);
   };
-  if (p.sensitivity == SensitivityMode::Hybrid) {
+  if (mode == SensitivityMode::Hybrid) {
     SensitivityRunOptions fo = so, ko = so;
     fo.mode = SensitivityMode::Fast;
     fo.cache_path = cache_for(SensitivityMode::Fast);
@@ -160,13 +169,17 @@ DynamicPlan plan_dynamic(const TensorCatalog& catalog, const DynamicQuantOptions
     plan.sensitivity_cache = fo.cache_path.empty() ? "" : fo.cache_path + " + " + ko.cache_path;
     plan.sensitivity = measure_hybrid(catalog, requests, fo, ko);
   } else {
-    so.cache_path = cache_for(p.sensitivity);
+    so.cache_path = cache_for(mode);
     plan.sensitivity_cache = so.cache_path;
     plan.sensitivity = measure_sensitivities(catalog, requests, so);
   }
   const SensitivityTable& table = plan.sensitivity->table;
 
   plan.allocation = allocate_types(catalog, cands, table, pinned);
+  if (protect.empty()) {
+    plan.preset_check = check_presets(catalog, cands, table, pinned, plan.allocation);
+    if (plan.preset_check->adopted) plan.allocation = plan.preset_check->allocation;
+  }
 
   if (!protect.empty()) {
     const AllocationResult free_alloc = allocate_types(catalog, free_cands, table, ao);

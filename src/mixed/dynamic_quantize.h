@@ -20,6 +20,7 @@
 #include "export/gguf/gguf_presets.h"
 #include "mixed/bit_allocation.h"
 #include "mixed/expert_plan.h"
+#include "mixed/preset_check.h"
 #include "mixed/profile.h"
 #include "mixed/sensitivity_runner.h"
 #include "mixed/tensor_catalog.h"
@@ -48,6 +49,7 @@ struct ProtectedTensor {
 
 struct DynamicPlan {
   AllocationResult allocation;
+  SensitivityMode sensitivity_mode = SensitivityMode::Fast;  // the measure the allocation used
   bool resolved_profile = false;                 // types taken from the profile as they are
   std::optional<SensitivityRun> sensitivity;
   std::string sensitivity_cache;                 // where the measurements are kept ("" = nowhere)
@@ -55,9 +57,21 @@ struct DynamicPlan {
   std::vector<ProtectedTensor> protected_tensors;
   std::string super_weights_file;
   double protection_sensitivity_cost = 0;        // summed sensitivity with protection minus without
+  // llama.cpp's k-quant presets scored on the same measure (not with
+  // super-weight protection); when one fit and scored lower, its types are
+  // the allocation (preset_check->adopted).
+  std::optional<PresetCheck> preset_check;
 
   std::map<std::string, ggml::GgmlType> tensor_types() const;  // quantized tensors -> type
 };
+
+// The profile's measure, or when it names none: hybrid (KL of the logits at
+// two types per tensor) where calibration text is found (`sensitivity_data`,
+// else the default calibration text), fast (weight error) otherwise. Hybrid
+// is the default because fast alone loses to llama.cpp's presets of the same
+// size (docs/dynamic_quantization.md).
+SensitivityMode resolve_sensitivity_mode(const DynamicProfile& p, const std::string& model_dir,
+                                         const std::string& sensitivity_data);
 
 // Throws llmq::Error for missing inputs (importance matrix, super-weight
 // list), an infeasible budget, or profile rules that do not fit the model.

@@ -194,7 +194,7 @@ json profile_to_json(const DynamicProfile& p) {
   if (!p.description.empty()) j["description"] = p.description;
   if (p.target_bytes) j["target"] = {{"bytes", *p.target_bytes}};
   else if (p.target_bpw) j["target"] = {{"bpw", *p.target_bpw}};
-  j["sensitivity"] = sensitivity_mode_name(p.sensitivity);
+  if (p.sensitivity) j["sensitivity"] = sensitivity_mode_name(*p.sensitivity);
   put_range(j, p.bits);
   if (!p.ladder.empty()) {
     j["ladder"] = json::array();

@@ -29,7 +29,8 @@ struct DynamicProfile {
   std::string source;  // the file it was read from (errors name it); empty for built-ins
   std::optional<double> target_bpw;
   std::optional<uint64_t> target_bytes;  // whole GGUF file
-  SensitivityMode sensitivity = SensitivityMode::Fast;
+  // Unset: hybrid when calibration text is found, else fast (resolve_sensitivity_mode).
+  std::optional<SensitivityMode> sensitivity;
   BitRange bits;
   std::vector<ggml::GgmlType> ladder;    // empty: the default ladder
   std::vector<TypeRule> rules;

@@ -18,10 +18,24 @@ using test::q;
 using test::run_cli;
 namespace fs = std::filesystem;
 
-const char* kLadder = " --ladder Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,Q8_0 --no-sensitivity-cache";
+// The allocation's mechanics are under test here, on the fast measure; the
+// default (hybrid) has its own test below.
+const char* kLadder = " --ladder Q2_K,Q3_K,Q4_K,Q5_K,Q6_K,Q8_0 --no-sensitivity-cache --sensitivity fast";
 
 std::string tiny() { return q(test::model_dir("tiny-llama")); }
 std::string imatrix() { return q(test::calibrated("tiny-llama").imatrix_path); }
+
+// Without --sensitivity, the measure is hybrid where calibration text is
+// found (as here, the project's calibration text): the fast measure alone
+// loses to llama.cpp's presets of the same size (issue 23).
+TEST(DynamicCli, DefaultMeasureIsHybridWhereCalibrationTextIsFound) {
+  test::TempDir d;
+  const auto r = run_cli("quantize " + tiny() + " gguf -q dynamic --imatrix " + imatrix() +
+                         " --target-bpw 3.5 --ladder Q3_K,Q4_K,Q6_K --no-sensitivity-cache --sensitivity-windows 1"
+                         " --sensitivity-ctx 32 --dry-run --format json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["sensitivity_mode"], "hybrid") << r.out;
+}
 
 TEST(DynamicCli, QuantizeToBitsPerWeight) {
   test::TempDir d;

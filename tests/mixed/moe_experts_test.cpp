@@ -115,6 +115,7 @@ TEST(MoeExperts, DynamicPlanSaysTheGranularityIsPerLayer) {
   DynamicQuantOptions o;
   o.profile = load_profile("balanced");
   o.profile.target_bpw = 4.0;
+  o.profile.sensitivity = SensitivityMode::Fast;  // the tiers are under test, not the measure
   o.profile.ladder = {GgmlType::Q2_K, GgmlType::Q4_K, GgmlType::Q6_K};
   o.profile.experts.dynamic = true;
   o.profile.experts.bits = {2, 6};

@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "calibration/calibration_data.h"
 #include "mixed/dynamic_quantize.h"
 #include "mixed/profile.h"
 #include "util/byte_size.h"
@@ -167,6 +168,25 @@ TEST(Profile, ValidationReportsWhatDoesNotMatchTheModel) {
   EXPECT_NE(c.problems.back().find("made for another model"), std::string::npos);
   p.imatrix = test::calibrated("tiny-llama").imatrix_path;
   EXPECT_TRUE(validate_profile(p, cat).ok());
+}
+
+}  // namespace
+}  // namespace llmq
+
+namespace llmq {
+namespace {
+
+// A profile that names no measure gets hybrid where calibration text is
+// given or found, fast where none is; a named measure is kept.
+TEST(Profile, UnsetMeasureIsHybridWithCalibrationTextElseFast) {
+  DynamicProfile p = load_profile("balanced");
+  EXPECT_FALSE(p.sensitivity);
+  const std::string tiny = test::model_dir("tiny-llama");
+  EXPECT_EQ(resolve_sensitivity_mode(p, tiny, "given.txt"), SensitivityMode::Hybrid);
+  EXPECT_EQ(resolve_sensitivity_mode(p, tiny, ""),
+            default_calibration_path(tiny) ? SensitivityMode::Hybrid : SensitivityMode::Fast);
+  p.sensitivity = SensitivityMode::Fast;
+  EXPECT_EQ(resolve_sensitivity_mode(p, tiny, "given.txt"), SensitivityMode::Fast);
 }
 
 }  // namespace

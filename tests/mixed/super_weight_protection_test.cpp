@@ -16,6 +16,7 @@ DynamicQuantOptions options(const std::string& imatrix) {
   DynamicQuantOptions o;
   o.profile = load_profile("balanced");
   o.profile.target_bpw = 3.5;
+  o.profile.sensitivity = SensitivityMode::Fast;  // the protection is under test, not the measure
   o.profile.ladder = {GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_0};
   o.imatrix_path = imatrix;
   o.no_sensitivity_cache = true;
