@@ -53,7 +53,8 @@ TEST(DotKernels, StoredFloatRowsMatchDoublePrecision) {
 }
 
 TEST(DotKernels, KQuantTimesQ8KMatchesTheDequantizedValues) {
-  for (ggml::GgmlType type : {ggml::GgmlType::Q4_K, ggml::GgmlType::Q5_K, ggml::GgmlType::Q6_K, ggml::GgmlType::Q8_0}) {
+  for (ggml::GgmlType type : {ggml::GgmlType::Q2_K, ggml::GgmlType::Q3_K, ggml::GgmlType::Q4_K, ggml::GgmlType::Q5_K,
+                              ggml::GgmlType::Q6_K, ggml::GgmlType::Q8_0}) {
     ASSERT_TRUE(kernels::has_q8k_dot(type));
     for (int64_t blocks : {1, 3, 16}) {
       const int64_t n = 256 * blocks;

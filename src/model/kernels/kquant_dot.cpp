@@ -12,6 +12,8 @@
 
 namespace llmq::kernels {
 
+using ggml::kquant::BlockQ2K;
+using ggml::kquant::BlockQ3K;
 using ggml::kquant::BlockQ4K;
 using ggml::kquant::BlockQ5K;
 using ggml::kquant::BlockQ6K;
@@ -60,6 +62,51 @@ float k4_family_portable(const Block* x, const BlockQ8K* y, int64_t nb) {
       sumi += sc[j] * s;
     }
     sum += y[b].d * (f16_to_f32(x[b].d) * float(sumi) - f16_to_f32(x[b].dmin) * float(q4k_min_sum(m, y[b])));
+  }
+  return sum;
+}
+
+// The 2-bit level of value v (Q2_K quants, Q3_K low bits): in each half of
+// 128 values, byte 32h+l holds values 128h+l+32k at bit offset 2k.
+inline int level2(const uint8_t* qs, int v) { return (qs[32 * (v / 128) + v % 32] >> (2 * ((v % 128) / 32))) & 3; }
+
+// Q2_K: 16 sub-blocks of 16, unsigned 2-bit levels, 4-bit scales and mins
+// (the mins' part from the activations' sums per 16 values).
+float q2k_portable(const BlockQ2K* x, const BlockQ8K* y, int64_t nb) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int sumi = 0, mins = 0;
+    for (int j = 0; j < 16; ++j) {
+      int s = 0;
+      for (int v = 16 * j; v < 16 * j + 16; ++v) s += level2(x[b].qs, v) * y[b].qs[v];
+      sumi += (x[b].scales[j] & 15) * s;
+      mins += (x[b].scales[j] >> 4) * y[b].bsums[j];
+    }
+    sum += y[b].d * (f16_to_f32(x[b].d) * float(sumi) - f16_to_f32(x[b].dmin) * float(mins));
+  }
+  return sum;
+}
+
+// The -4 offset of Q3_K levels: sum_j scale_j * 4 * (sum of sub-block j's activation levels).
+int q3k_offset_sum(const BlockQ3K& b, const BlockQ8K& y) {
+  int s = 0;
+  for (int j = 0; j < 16; ++j) s += ggml::kquant::unpack_q3_scale(b.scales, j) * y.bsums[j];
+  return 4 * s;
+}
+
+// Q3_K: levels 0..7 (two low bits and hmask's high bit) minus 4, signed
+// 6-bit scales per 16 values.
+float q3k_portable(const BlockQ3K* x, const BlockQ8K* y, int64_t nb) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int sumi = 0;
+    for (int j = 0; j < 16; ++j) {
+      int s = 0;
+      for (int v = 16 * j; v < 16 * j + 16; ++v)
+        s += (level2(x[b].qs, v) | (((x[b].hmask[v % 32] >> (v / 32)) & 1) << 2)) * y[b].qs[v];
+      sumi += ggml::kquant::unpack_q3_scale(x[b].scales, j) * s;
+    }
+    sum += f16_to_f32(x[b].d) * y[b].d * float(sumi - q3k_offset_sum(x[b], y[b]));
   }
   return sum;
 }
@@ -139,6 +186,64 @@ float k4_family_avx2(const Block* x, const BlockQ8K* y, int64_t nb) {
   return hsum(acc) - mins;
 }
 
+// Per 32 values (half h, plane k): two sub-blocks of 16, whose scales go to
+// the two 128-bit lanes of the madd.
+inline __m256i lane_scales(int lo, int hi) {
+  return _mm256_set_m128i(_mm_set1_epi16(int16_t(hi)), _mm_set1_epi16(int16_t(lo)));
+}
+
+float q2k_avx2(const BlockQ2K* x, const BlockQ8K* y, int64_t nb) {
+  const __m256i low2 = _mm256_set1_epi8(3);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    __m256i sumi = _mm256_setzero_si256();
+    int m = 0;
+    for (int h = 0; h < 2; ++h) {
+      const __m256i q = load32(x[b].qs + 32 * h);
+      for (int k = 0; k < 4; ++k) {
+        const __m256i lv = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), low2);
+        const __m256i prod = _mm256_maddubs_epi16(lv, load32(y[b].qs + 128 * h + 32 * k));
+        const int j = 8 * h + 2 * k;
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(prod, lane_scales(x[b].scales[j] & 15, x[b].scales[j + 1] & 15)));
+      }
+    }
+    for (int j = 0; j < 16; ++j) m += (x[b].scales[j] >> 4) * y[b].bsums[j];
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(y[b].d * f16_to_f32(x[b].d)), _mm256_cvtepi32_ps(sumi), acc);
+    mins += y[b].d * f16_to_f32(x[b].dmin) * float(m);
+  }
+  return hsum(acc) - mins;
+}
+
+float q3k_avx2(const BlockQ3K* x, const BlockQ8K* y, int64_t nb) {
+  const __m256i low2 = _mm256_set1_epi8(3), bit = _mm256_set1_epi8(1);
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0.0f;
+  for (int64_t b = 0; b < nb; ++b) {
+    int sc[16];
+    for (int j = 0; j < 16; ++j) sc[j] = ggml::kquant::unpack_q3_scale(x[b].scales, j);
+    const __m256i hm = load32(x[b].hmask);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i q = load32(x[b].qs + 32 * h);
+      for (int k = 0; k < 4; ++k) {
+        const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), low2);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hm, 4 * h + k), bit);
+        const __m256i lv = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 2));
+        const __m256i prod = _mm256_maddubs_epi16(lv, load32(y[b].qs + 128 * h + 32 * k));
+        const int j = 8 * h + 2 * k;
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(prod, lane_scales(sc[j], sc[j + 1])));
+      }
+    }
+    int off = 0;
+    for (int j = 0; j < 16; ++j) off += sc[j] * y[b].bsums[j];
+    const float d = f16_to_f32(x[b].d) * y[b].d;
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    offsets += d * float(4 * off);
+  }
+  return hsum(acc) - offsets;
+}
+
 // Signed bytes: maddubs wants its first operand unsigned, so it gets |w| and
 // the activations take w's sign.
 float q8_0_avx2(const BlockQ8_0* x, const BlockQ8K* y, int64_t nb) {
@@ -171,8 +276,7 @@ float q6k_avx2(const BlockQ6K* x, const BlockQ8K* y, int64_t nb) {
         const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
         const __m256i prod = _mm256_maddubs_epi16(q, load32(y[b].qs + 128 * h + 32 * k));
         const int g = 8 * h + 2 * k;
-        const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(x[b].scales[g + 1]), _mm_set1_epi16(x[b].scales[g]));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(prod, scales));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(prod, lane_scales(x[b].scales[g], x[b].scales[g + 1])));
       }
     }
     const float d = f16_to_f32(x[b].d) * y[b].d;
@@ -186,12 +290,15 @@ float q6k_avx2(const BlockQ6K* x, const BlockQ8K* y, int64_t nb) {
 }  // namespace
 
 bool has_q8k_dot(GgmlType type) {
-  return type == GgmlType::Q4_K || type == GgmlType::Q5_K || type == GgmlType::Q6_K || type == GgmlType::Q8_0;
+  return type == GgmlType::Q2_K || type == GgmlType::Q3_K || type == GgmlType::Q4_K || type == GgmlType::Q5_K ||
+         type == GgmlType::Q6_K || type == GgmlType::Q8_0;
 }
 
 float dot_q8k_portable(GgmlType type, const void* w, const void* x, int64_t blocks) {
   const auto* y = static_cast<const BlockQ8K*>(x);
   switch (type) {
+    case GgmlType::Q2_K: return q2k_portable(static_cast<const BlockQ2K*>(w), y, blocks);
+    case GgmlType::Q3_K: return q3k_portable(static_cast<const BlockQ3K*>(w), y, blocks);
     case GgmlType::Q4_K: return k4_family_portable<BlockQ4K, false>(static_cast<const BlockQ4K*>(w), y, blocks);
     case GgmlType::Q5_K: return k4_family_portable<BlockQ5K, true>(static_cast<const BlockQ5K*>(w), y, blocks);
     case GgmlType::Q6_K: return q6k_portable(static_cast<const BlockQ6K*>(w), y, blocks);
@@ -204,6 +311,8 @@ float dot_q8k(GgmlType type, const void* w, const void* x, int64_t blocks) {
 #ifdef LLMQ_KQ_AVX2
   const auto* y = static_cast<const BlockQ8K*>(x);
   switch (type) {
+    case GgmlType::Q2_K: return q2k_avx2(static_cast<const BlockQ2K*>(w), y, blocks);
+    case GgmlType::Q3_K: return q3k_avx2(static_cast<const BlockQ3K*>(w), y, blocks);
     case GgmlType::Q4_K: return k4_family_avx2<BlockQ4K, false>(static_cast<const BlockQ4K*>(w), y, blocks);
     case GgmlType::Q5_K: return k4_family_avx2<BlockQ5K, true>(static_cast<const BlockQ5K*>(w), y, blocks);
     case GgmlType::Q6_K: return q6k_avx2(static_cast<const BlockQ6K*>(w), y, blocks);

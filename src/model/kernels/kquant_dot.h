@@ -1,5 +1,5 @@
 #pragma once
-// Dot products of ggml weight rows (Q4_K, Q5_K, Q6_K, Q8_0) with activations quantized to Q8_K
+// Dot products of ggml weight rows (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_0) with activations quantized to Q8_K
 // (ggml's 8-bit activation blocks of 256 values), in integer arithmetic as
 // llama.cpp's CPU backend computes them for decoding: the weight blocks are
 // never expanded to floats. AVX2 where the compiler targets it, a portable
