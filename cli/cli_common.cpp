@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "io/model_locator.h"
 #include "model/ops.h"
 #include "util/error.h"
 #include "util/output_guard.h"
@@ -14,6 +15,20 @@ namespace llmq::cli {
 
 namespace {
 bool g_text_report = false;  // text output and not --quiet: say the peak memory at the end
+
+// Files of an input directory may be symlinks to elsewhere (a Hugging Face cache snapshot links
+// into ../../blobs/): their targets are inputs too.
+void protect_link_targets(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  int budget = 100000;  // entries looked at; model directories hold a few dozen
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end && --budget > 0; it.increment(ec)) {
+    if (!it->is_symlink(ec)) continue;
+    const fs::path target = fs::canonical(it->path(), ec);
+    if (!ec) protect_input(target.string());
+    ec.clear();
+  }
+}
 }
 
 void add_common_options(CLI::App* cmd, CommonOptions& opts) {
@@ -28,6 +43,10 @@ void add_overwrite_option(CLI::App* cmd, CommonOptions& opts) {
                 "Replace an existing output directory, if an earlier run of llm-quantize wrote it");
 }
 
+CLI::Validator model_argument() {
+  return CLI::Validator([](std::string& arg) { arg = resolve_model_path(arg); return std::string(); }, "", "MODEL");
+}
+
 void protect_run_inputs(const std::vector<std::string>& paths) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -39,6 +58,7 @@ void protect_run_inputs(const std::vector<std::string>& paths) {
     if (t != fs::file_type::regular && t != fs::file_type::directory)
       throw file_error(p, "is not a regular file or directory (a FIFO, device or socket); give a file");
     protect_input(p);
+    if (t == fs::file_type::directory) protect_link_targets(p);
   }
 }
 

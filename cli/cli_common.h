@@ -23,6 +23,12 @@ struct CommonOptions {
 // Adds --format, --threads, --quiet, --overwrite to a subcommand.
 void add_common_options(CLI::App* cmd, CommonOptions& opts);
 void add_overwrite_option(CLI::App* cmd, CommonOptions& opts);
+// Transform for every option naming a model (MODEL, ORIGINAL, QUANTIZED, --model):
+// a path stays a path; a Hugging Face id ("Qwen/Qwen3-4B") becomes its snapshot
+// directory in the local cache (io/model_locator.h), so later code, input
+// protection included, sees the resolved path. An id not in the cache ends
+// the run with one line (exit code 1) before any work.
+CLI::Validator model_argument();
 // Applies the options: thread count, progress on/off (off for JSON output), --overwrite.
 void apply_common_options(const CommonOptions& opts);
 // Names the run's input files and directories (those that exist): no output may

@@ -13,6 +13,7 @@
 #include "calibration/model_fingerprint.h"
 #include "calibration/super_weights.h"
 #include "export/gguf/gguf_names.h"
+#include "io/model_locator.h"
 #include "model/model_loader.h"
 #include "tokenizer/tokenizer.h"
 #include "util/output_guard.h"
@@ -39,12 +40,13 @@ struct AnalyzeArgs {
   bool restart = false;
 };
 
-// <model dir>.imatrix beside the model directory (model.gguf -> model.imatrix).
+// <model dir>.imatrix beside the model directory (model.gguf -> model.imatrix); for a
+// Hugging Face cache snapshot, <name>.imatrix in the current directory.
 std::string default_output(const std::string& model) {
-  fs::path p = fs::path(model).lexically_normal();
+  fs::path p = fs::path(model_output_base(model)).lexically_normal();
   if (!p.has_filename()) p = p.parent_path();  // trailing slash
   std::error_code ec;
-  if (!fs::is_directory(p, ec)) p.replace_extension();
+  if (!fs::is_directory(model, ec)) p.replace_extension();
   return p.string() + ".imatrix";
 }
 
@@ -223,7 +225,7 @@ void register_analyze(CLI::App& app) {
   auto* cmd = app.add_subcommand("analyze", "Calibration statistics: importance matrix (llama.cpp imatrix), MoE routing, super weights");
   auto opts = std::make_shared<CommonOptions>();
   auto a = std::make_shared<AnalyzeArgs>();
-  cmd->add_option("model", a->model, "Model directory or .gguf file")->required();
+  cmd->add_option("model", a->model, "Model directory, .gguf file or Hugging Face id")->required()->transform(model_argument());
   cmd->add_option("-o,--output", a->output, "Importance matrix file (default: <model>.imatrix beside the model)");
   cmd->add_option("--output-format", a->output_format, "gguf (llama.cpp's current format) or dat (legacy)")
       ->check(CLI::IsMember({"gguf", "dat"}))

@@ -20,7 +20,7 @@ void register_generate(CLI::App& app) {
     bool add_special = false;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("model", a->model, "Model directory or .gguf file")->required();
+  cmd->add_option("model", a->model, "Model directory, .gguf file or Hugging Face id")->required()->transform(model_argument());
   cmd->add_option("-p,--prompt", a->prompt, "Prompt text")->required();
   cmd->add_option("-n,--n-predict", a->n, "Tokens to generate")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   cmd->add_flag("--add-special", a->add_special, "Add BOS/EOS as the tokenizer's post-processor says");

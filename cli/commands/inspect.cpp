@@ -12,7 +12,8 @@ void register_inspect(CLI::App& app) {
   auto* cmd = app.add_subcommand("inspect", "Show a model's architecture, size and storage type");
   auto opts = std::make_shared<CommonOptions>();
   auto model = std::make_shared<std::string>();
-  cmd->add_option("model", *model, "Model directory (Hugging Face) or .gguf file")->required();
+  cmd->add_option("model", *model, "Model directory (Hugging Face), .gguf file or Hugging Face id in the local cache")
+      ->required()->transform(model_argument());
   add_common_options(cmd, *opts);
   cmd->callback([=] {
     apply_common_options(*opts);

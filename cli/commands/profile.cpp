@@ -73,7 +73,8 @@ void register_create(CLI::App* group) {
   cmd->add_option("-o,--output", a->output, "Profile file to write (.dqprofile)")->required();
   cmd->add_option("--from", a->from, "Start from this profile's settings (default: balanced)");
   cmd->add_option("--description", a->description, "Free text stored in the profile");
-  cmd->add_option("--model", a->model, "Resolve the allocation for this model now and store every tensor's type");
+  cmd->add_option("--model", a->model, "Resolve the allocation for this model now and store every tensor's type")
+      ->transform(model_argument());
   add_dynamic_options(cmd, a->dyn, false);
   add_common_options(cmd, *opts);
   cmd->callback([a, opts] {
@@ -131,7 +132,7 @@ void register_validate(CLI::App* group) {
   auto file = std::make_shared<std::string>();
   auto model = std::make_shared<std::string>();
   cmd->add_option("profile", *file, "Built-in name or .dqprofile file")->required();
-  cmd->add_option("model", *model, "Hugging Face model directory")->required();
+  cmd->add_option("model", *model, "Hugging Face model directory or id")->required()->transform(model_argument());
   add_common_options(cmd, *opts);
   cmd->callback([opts, file, model] {
     apply_common_options(*opts);

@@ -33,7 +33,7 @@ static void register_perplexity(CLI::App* quality) {
     int64_t ctx = 512, chunks = 200;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("model", a->model, "Model directory or .gguf file")->required();
+  cmd->add_option("model", a->model, "Model directory, .gguf file or Hugging Face id")->required()->transform(model_argument());
   cmd->add_option("-f,--data", a->data, "Text file to evaluate on")->required();
   cmd->add_option("-c,--ctx", a->ctx, "Window size in tokens")->capture_default_str()->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--chunks", a->chunks, "Number of windows (0 = all)")->capture_default_str()->check(CLI::NonNegativeNumber);

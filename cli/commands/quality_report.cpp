@@ -19,6 +19,7 @@
 #include "eval/quality_gate.h"
 #include "eval/quality_report.h"
 #include "export/gguf/ggml_cpu_activations.h"
+#include "io/model_locator.h"
 #include "model/model_loader.h"
 #include "tokenizer/tokenizer.h"
 #include "util/output_guard.h"
@@ -151,9 +152,7 @@ QualityRow evaluate_file(const std::string& path, const BaseLogits& b, QualityEv
   r.file_bytes = m.file_bytes;
   r.n_params = m.n_params;
   Transformer model(m.weights);
-  fs::path name = fs::path(path).lexically_normal();
-  if (!name.has_filename()) name = name.parent_path();  // "model-dir/"
-  Progress bar(name.filename().string(), size_t(b.plan().windows), true, "windows");
+  Progress bar(model_short_name(path), size_t(b.plan().windows), true, "windows");
   r.metrics = evaluate_quality(model, b, eo, [&](int64_t, int64_t) { bar.update(1); });
   bar.finish(fmt::format("KLD {:.6f}", r.metrics.kld_mean));
   return r;
@@ -252,9 +251,9 @@ void register_quality_report(CLI::App* quality) {
                                                   "change, KL divergence, top-1/top-p agreement, optional gate");
     auto a = std::make_shared<CompareArgs>();
     auto opts = std::make_shared<CommonOptions>();
-    cmd->add_option("original", a->original, "Original model (directory or file)")->required();
+    cmd->add_option("original", a->original, "Original model (directory, file or id)")->required()->transform(model_argument());
     auto quantized = std::make_shared<std::string>();
-    cmd->add_option("quantized", *quantized, "Quantized model (directory or file)")->required();
+    cmd->add_option("quantized", *quantized, "Quantized model (directory, file or id)")->required()->transform(model_argument());
     const GivenOptions given = add_shared_options(cmd, *a, *opts);
     cmd->callback([a, opts, quantized, given] {
       note_given(*a, given);
@@ -267,8 +266,8 @@ void register_quality_report(CLI::App* quality) {
                                                    "sorted by size");
     auto a = std::make_shared<CompareArgs>();
     auto opts = std::make_shared<CommonOptions>();
-    cmd->add_option("original", a->original, "Original model (directory or file)")->required();
-    cmd->add_option("quantized", a->quantized, "Quantized models")->required()->expected(1, -1);
+    cmd->add_option("original", a->original, "Original model (directory, file or id)")->required()->transform(model_argument());
+    cmd->add_option("quantized", a->quantized, "Quantized models")->required()->expected(1, -1)->transform(model_argument());
     const GivenOptions given = add_shared_options(cmd, *a, *opts);
     cmd->callback([a, opts, given] {
       note_given(*a, given);

@@ -112,7 +112,7 @@ void register_quantize(CLI::App& app) {
       "or fp8|fp4|int8|smoothquant (compressed-tensors for vLLM)");
   auto a = std::make_shared<QuantizeArgs>();
   auto opts = std::make_shared<CommonOptions>();
-  cmd->add_option("model", a->model, "Hugging Face model directory")->required();
+  cmd->add_option("model", a->model, "Hugging Face model directory or id")->required()->transform(model_argument());
   cmd->add_option("format", a->format, "Output format")->required()
       ->check(CLI::IsMember({"gguf", "gptq", "awq", "rtn", "fp8", "fp4", "int8", "smoothquant"}));
   cmd->add_option("-q,--type", a->type, "GGUF preset (required for gguf): " + preset_names() +

@@ -10,6 +10,7 @@
 #include "calibration/model_fingerprint.h"
 #include "export/gguf/gguf_exporter.h"
 #include "io/gguf/gguf_tensor_info.h"
+#include "io/model_locator.h"
 #include "mixed/dynamic_quantize.h"
 #include "util/atomic_output.h"
 #include "util/error.h"
@@ -24,7 +25,7 @@ namespace {
 using ggml::GgmlType;
 
 std::string default_output(const std::string& model, const DynamicProfile& p) {
-  fs::path dir = fs::path(model).lexically_normal();
+  fs::path dir = fs::path(model_output_base(model)).lexically_normal();  // a cache snapshot: ./<name>
   if (dir.filename().empty()) dir = dir.parent_path();
   const std::string what = p.target_bytes ? fmt::format("{}B", *p.target_bytes)
                            : p.target_bpw ? fmt::format("{:.2f}bpw", *p.target_bpw)

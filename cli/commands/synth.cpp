@@ -111,7 +111,8 @@ void register_synth(CLI::App& app) {
   cmd->add_option("--seed", a->seed, "Seed of the random weights")->capture_default_str();
   cmd->add_option("--init", a->init, "random: normal-ish weights (std 0.02, norms 1); zeros: sparse files, no disk use")
       ->check(CLI::IsMember({"random", "zeros"}))->capture_default_str();
-  cmd->add_option("--tokenizer-from", a->tokenizer_from, "Model directory whose tokenizer is copied (default: the bundled tiny-llama)");
+  cmd->add_option("--tokenizer-from", a->tokenizer_from, "Model directory or id whose tokenizer is copied (default: the bundled tiny-llama)")
+      ->transform(model_argument());
   add_common_options(cmd, *opts);
   cmd->callback([=] {
     apply_common_options(*opts);

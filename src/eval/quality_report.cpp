@@ -2,14 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <map>
 
 #include <fmt/format.h>
 
 #include "eval/plot_svg.h"
-
-namespace fs = std::filesystem;
+#include "io/model_locator.h"
 
 namespace llmq {
 
@@ -26,13 +24,6 @@ std::string pad(const std::string& s, size_t w, bool right = false) {
   const size_t d = display_width(s);
   if (d >= w) return s;
   return right ? std::string(w - d, ' ') + s : s + std::string(w - d, ' ');
-}
-
-std::string last_component(const std::string& path) {
-  fs::path p = fs::path(path).lexically_normal();
-  if (!p.has_filename()) p = p.parent_path();  // "dir/"
-  const std::string name = p.filename().string();
-  return name.empty() ? path : name;
 }
 
 std::string percent(double fraction, int decimals) { return fmt::format("{:.{}f}%", 100.0 * fraction, decimals); }
@@ -53,7 +44,7 @@ std::string format_bytes(uint64_t bytes) {
 void assign_labels(std::vector<QualityRow>& rows) {
   std::map<std::string, int> uses;
   for (QualityRow& r : rows) {
-    r.label = last_component(r.path);
+    r.label = model_short_name(r.path);  // a cache snapshot shows its model name
     ++uses[r.label];
   }
   for (QualityRow& r : rows)

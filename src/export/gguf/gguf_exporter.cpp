@@ -7,6 +7,7 @@
 #include "export/gguf/gguf_tensor_source.h"
 #include "io/gguf/gguf_writer.h"
 #include "io/hf_checkpoint.h"
+#include "io/model_locator.h"
 #include "quant/formats/ggml/ggml_quants.h"
 #include "tokenizer/tokenizer.h"
 #include "util/atomic_output.h"
@@ -19,12 +20,6 @@ namespace llmq {
 namespace {
 
 using ggml::GgmlType;
-
-std::string dir_name(const std::string& dir) {
-  fs::path p = fs::path(dir).lexically_normal();
-  if (p.filename().empty()) p = p.parent_path();  // "a/b/" -> "a/b"
-  return p.filename().string();
-}
 
 // The float type the checkpoint stores its matrices in: what llama-quantize
 // would find for a tensor it leaves unquantized.
@@ -116,7 +111,7 @@ void check_importance(const std::string& model_dir, const std::vector<GgufTensor
 }  // namespace
 
 std::string default_gguf_output_path(const std::string& model_dir, GgufPreset preset) {
-  fs::path p = fs::path(model_dir).lexically_normal();
+  fs::path p = fs::path(model_output_base(model_dir)).lexically_normal();  // a cache snapshot: ./<name>
   if (p.filename().empty()) p = p.parent_path();
   return (p.parent_path() / (p.filename().string() + "-" + preset_info(preset).name + ".gguf")).string();
 }
@@ -152,7 +147,7 @@ GgufExportResult export_gguf(const std::string& model_dir, const GgufExportOptio
   if (opt.output.empty()) fail("no output path given for the GGUF file");
   protect_input(opt.output, ckpt);
   const std::unique_ptr<Tokenizer> tokenizer = Tokenizer::load(model_dir);
-  const std::string name = opt.model_name.empty() ? dir_name(model_dir) : opt.model_name;
+  const std::string name = opt.model_name.empty() ? model_short_name(model_dir) : opt.model_name;
 
   GgufWriter writer(opt.output);
   for (const auto& [key, value] : gguf_model_metadata(cfg, *tokenizer, name, preset_info(quant.preset).file_type))
