@@ -54,5 +54,7 @@ void register_profile(CLI::App& app);  // dynamic quantization profiles
 void register_synth(CLI::App& app);    // synthetic checkpoints for benchmarks
 // `quality report` and `quality compare`, added under the `quality` group.
 void register_quality_report(CLI::App* quality);
+// `quality tasks`: multiple-choice task accuracy.
+void register_quality_tasks(CLI::App* quality);
 
 }  // namespace llmq::cli

@@ -82,10 +82,11 @@ static void register_perplexity(CLI::App* quality) {
 }
 
 void register_quality(CLI::App& app) {
-  auto* q = app.add_subcommand("quality", "Measure model quality (perplexity, KL divergence, comparisons)");
+  auto* q = app.add_subcommand("quality", "Measure model quality (perplexity, KL divergence, comparisons, task accuracy)");
   q->require_subcommand(1);
   register_perplexity(q);
   register_quality_report(q);
+  register_quality_tasks(q);
 }
 
 }  // namespace llmq::cli

@@ -6,10 +6,10 @@
 
 #include "common/fixtures.h"
 #include "io/model_locator.h"
-#include "util/error.h"
 
 using namespace llmq;
 using llmq::test::TempDir;
+using llmq::test::thrown_message;
 using llmq::test::write_file;
 namespace fs = std::filesystem;
 
@@ -38,15 +38,6 @@ std::string add_snapshot(const std::string& cache, const std::string& repo, cons
   write_file((root / "blobs" / ("blob-" + commit)).string(), "{\"commit\": \"" + commit + "\"}");
   fs::create_symlink(fs::path("..") / ".." / "blobs" / ("blob-" + commit), root / "snapshots" / commit / "config.json");
   return (root / "snapshots" / commit).string();
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace
@@ -89,7 +80,7 @@ TEST(ModelLocator, RefsMainPicksTheSnapshot) {
 
   // refs/main naming a snapshot that is not there: one line naming the ref.
   write_file(d / "models--acme--tiny/refs/main", "3333");
-  EXPECT_NE(error_of([] { resolve_model_path("acme/tiny"); }).find("refs/main: names commit 3333"), std::string::npos);
+  EXPECT_NE(thrown_message([] { resolve_model_path("acme/tiny"); }).find("refs/main: names commit 3333"), std::string::npos);
 }
 
 TEST(ModelLocator, OneSnapshotWithoutRefs) {
@@ -98,7 +89,7 @@ TEST(ModelLocator, OneSnapshotWithoutRefs) {
   const std::string want = add_snapshot(d.path.string(), "models--acme--tiny", "abcd");
   EXPECT_EQ(resolve_model_path("acme/tiny"), want);
   add_snapshot(d.path.string(), "models--acme--tiny", "ef01");  // two and no ref: ambiguous
-  const std::string e = error_of([] { resolve_model_path("acme/tiny"); });
+  const std::string e = thrown_message([] { resolve_model_path("acme/tiny"); });
   EXPECT_NE(e.find("holds 2 snapshots of acme/tiny and no refs/main"), std::string::npos) << e;
 }
 
@@ -114,7 +105,7 @@ TEST(ModelLocator, PathsWinAndMissingIdsFail) {
   // Not an id and not a path: unchanged, for the loader to name.
   EXPECT_EQ(resolve_model_path("/no/such/dir"), "/no/such/dir");
   EXPECT_EQ(resolve_model_path("missing"), "missing");
-  EXPECT_EQ(error_of([] { resolve_model_path("Qwen/Qwen3-4B"); }),
+  EXPECT_EQ(thrown_message([] { resolve_model_path("Qwen/Qwen3-4B"); }),
             "MODEL 'Qwen/Qwen3-4B' is neither a path nor a model in the Hugging Face cache (looked in " +
                 (d.path / "hub" / "models--Qwen--Qwen3-4B").string() + "); no network access is used");
   EXPECT_EQ(hf_cache_model_id("/a/b/c"), std::nullopt);
