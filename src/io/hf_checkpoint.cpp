@@ -72,7 +72,14 @@ std::vector<std::string> HfCheckpoint::tensor_names() const {
 size_t HfCheckpoint::total_bytes() const {
   size_t s = 0;
   for (const auto& [_, tv] : index_) s += tv->nbytes;
+  for (const TensorView& v : views_) s -= v.nbytes;
   return s;
+}
+
+void HfCheckpoint::add_view(TensorView view) {
+  if (index_.count(view.name)) throw file_error(view.file, "tensor " + view.name + " is stored both stacked and on its own");
+  views_.push_back(std::move(view));
+  index_[views_.back().name] = &views_.back();
 }
 
 }  // namespace llmq

@@ -98,8 +98,10 @@ uint64_t linear_bytes_of(const HfBitAllocation& a, const std::vector<size_t>& ch
 }  // namespace
 
 HfBitAllocation allocate_hf_bits(ModelWeights& weights, const ImatrixFile& imatrix, HfQuantFormat format,
-                                 const IntQuantizeOptions& quant, const HfBudget& budget, const BitRange& range,
+                                 const IntQuantizeOptions& quant_in, const HfBudget& budget, const BitRange& range,
                                  const HfSensitivitySource& source) {
+  IntQuantizeOptions quant = quant_in;
+  quant.spec = spec_for_source(format, quant.spec, weights.source_dtype);  // sizes and errors as the writer stores it
   const bool by_size = budget.target_bytes > 0;
   if (!by_size && !(budget.target_bpw > 0)) fail("--target-bpw must be positive");
   if (source.mode != SensitivityMode::Fast && !source.kl)

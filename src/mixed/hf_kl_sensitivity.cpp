@@ -78,7 +78,7 @@ std::string default_hf_sensitivity_cache_path(const std::string& imatrix_path, c
 }
 
 HfBitAllocation allocate_hf_bits_for_model(const std::string& model_dir, const std::string& imatrix_path,
-                                           HfQuantFormat format, const IntQuantizeOptions& quant, const HfBudget& budget,
+                                           HfQuantFormat format, const IntQuantizeOptions& quant_in, const HfBudget& budget,
                                            const BitRange& range, const HfAllocationOptions& opt) {
   if (imatrix_path.empty())
     fail("--target-bpw/--target-size for gptq/rtn needs --imatrix FILE (the importance matrix weighs each linear's error)");
@@ -87,6 +87,8 @@ HfBitAllocation allocate_hf_bits_for_model(const std::string& model_dir, const s
   const ImatrixFile imatrix(imatrix_path);
   LoadedModel m = load_hf_model(model_dir, {.lazy = true});
   check_imatrix_model(imatrix, imatrix_path, *m.weights, model_dir);
+  IntQuantizeOptions quant = quant_in;
+  quant.spec = spec_for_source(format, quant.spec, m.weights->source_dtype);
 
   std::string data = opt.data_path;
   if (data.empty()) data = default_calibration_path(model_dir).value_or("");

@@ -1,5 +1,7 @@
 #include "model/weights.h"
 
+#include <map>
+
 #include <fmt/format.h>
 
 #include "io/hf_checkpoint.h"
@@ -75,22 +77,39 @@ std::vector<NamedTensor> named_tensors(ModelWeights& w) {
   return out;
 }
 
+namespace {
+
+DType source_float_dtype(const std::map<DType, size_t>& bytes_by_dtype) {
+  DType best = DType::F32;
+  size_t most = 0;
+  for (const auto& [d, n] : bytes_by_dtype)
+    if (n > most) best = d, most = n;
+  return best;
+}
+
+}  // namespace
+
 ModelWeights load_hf_weights(const HfCheckpoint& ckpt, const ModelConfig& cfg) {
   ModelWeights w;
   w.cfg = cfg;
+  std::map<DType, size_t> bytes_by_dtype;
   for (NamedTensor& nt : named_tensors(w)) {
     const TensorView& tv = checked_float_view(ckpt, nt);
+    bytes_by_dtype[tv.dtype] += tv.nbytes;
     nt.tensor->resize(nt.shape);
     tv.to_f32(nt.tensor->data.data());
   }
+  w.source_dtype = source_float_dtype(bytes_by_dtype);
   return w;
 }
 
 ModelWeights load_hf_weights_lazy(std::shared_ptr<const HfCheckpoint> ckpt, const ModelConfig& cfg) {
   ModelWeights w;
   w.cfg = cfg;
+  std::map<DType, size_t> bytes_by_dtype;
   for (NamedTensor& nt : named_tensors(w)) {
     const TensorView& tv = checked_float_view(*ckpt, nt);
+    bytes_by_dtype[tv.dtype] += tv.nbytes;
     if (nt.shape.size() < 2) {
       nt.tensor->resize(nt.shape);
       tv.to_f32(nt.tensor->data.data());
@@ -99,6 +118,7 @@ ModelWeights load_hf_weights_lazy(std::shared_ptr<const HfCheckpoint> ckpt, cons
     nt.tensor->shape = nt.shape;
     nt.tensor->rows_source = safetensors_rows(ckpt, &tv);
   }
+  w.source_dtype = source_float_dtype(bytes_by_dtype);
   return w;
 }
 

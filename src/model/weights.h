@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "model/config.h"
 #include "model/runtime_quant.h"
 #include "model/tensor.h"
@@ -37,6 +38,9 @@ struct ModelWeights {
   // Activation / KV-cache quantization the checkpoint's runtime applies; the
   // forward pass simulates it (empty for plain and weight-only checkpoints).
   RuntimeQuant runtime;
+  // Floating-point type of the source checkpoint's tensors (the one holding
+  // the most bytes): writers keep tensors they do not quantize in it.
+  DType source_dtype = DType::F32;
 
   const Tensor& output() const { return lm_head.empty() ? embed : lm_head; }
 };

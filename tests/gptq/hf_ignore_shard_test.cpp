@@ -63,7 +63,7 @@ TEST(HfIgnore, IgnoredLinearsStayInFloatInEveryFormat) {
 
     SafetensorsFile st(out + "/model.safetensors");
     ASSERT_NE(st.find(kDown1 + ".weight"), nullptr);
-    EXPECT_EQ(st.find(kDown1 + ".weight")->dtype, unquantized_dtype(f));
+    EXPECT_EQ(st.find(kDown1 + ".weight")->dtype, unquantized_dtype(f, DType::BF16));
     EXPECT_EQ(st.find(kDown1 + ".weight")->shape, (std::vector<int64_t>{256, 768}));
     const nlohmann::json cfg = read_json_file(out + "/config.json");
     const nlohmann::json& qc = cfg["quantization_config"];

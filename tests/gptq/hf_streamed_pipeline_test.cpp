@@ -108,7 +108,7 @@ TEST(StreamedPipeline, FilesEqualTheInMemoryWriter) {
 
     const LoadedModel& m = test::cached_model(c.model);  // dense fp32, the in-memory path
     IntQuantizeOptions o = job.quant;
-    o.spec = spec_for_format(c.format, o.spec, o.gptq, false);
+    o.spec = spec_for_format(c.format, o.spec, o.gptq, false, m.weights->source_dtype);
     const auto windows = c.method == IntQuantMethod::Rtn ? std::vector<std::vector<int32_t>>{} : pipeline_windows(m, job.windows);
     QuantizedModel qm = quantize_model_int(*m.weights, windows, o);
     round_unquantized_to_format(qm, c.format);

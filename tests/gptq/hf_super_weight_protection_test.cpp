@@ -92,7 +92,7 @@ TEST(HfSuperWeights, ProtectedLinearIsExactSkippedAndCostsWhatItSays) {
     // Written unquantized, in the format's floating-point dtype.
     SafetensorsFile st(prot + "/model.safetensors");
     ASSERT_NE(st.find(sw.tensor), nullptr);
-    EXPECT_EQ(st.find(sw.tensor)->dtype, unquantized_dtype(f));
+    EXPECT_EQ(st.find(sw.tensor)->dtype, unquantized_dtype(f, DType::BF16));
     EXPECT_EQ(st.find(module + ".scales"), nullptr);
     EXPECT_EQ(st.find(module + ".weight_packed"), nullptr);
     expect_skipped_in_config(f, prot, module);

@@ -34,7 +34,7 @@ IntQuantizeOptions rtn_g32(HfQuantFormat f = HfQuantFormat::Gptq) {
   IntQuantizeOptions o;
   o.method = IntQuantMethod::Rtn;
   o.spec.group_size = 32;
-  o.spec = spec_for_format(f, o.spec, o.gptq, false);
+  o.spec = spec_for_format(f, o.spec, o.gptq, false, DType::BF16);  // the fixtures are bf16, as the writer sees
   return o;
 }
 

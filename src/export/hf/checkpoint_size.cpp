@@ -1,5 +1,7 @@
 #include "export/hf/checkpoint_size.h"
 
+#include "export/hf/mlx_expert_stacking.h"
+
 namespace llmq {
 
 std::string module_of_weight(const std::string& weight_name) {
@@ -38,7 +40,7 @@ uint64_t quantized_linear_bytes(HfQuantFormat format, const std::string& weight_
 uint64_t hf_checkpoint_bytes(ModelWeights& w, HfQuantFormat format, const IntQuantizeOptions& opt,
                              const std::set<std::string>& quantized, uint64_t max_shard_bytes) {
   // The writer's order (write_hf_quantized): named_tensors, a quantized linear as its format's tensors.
-  const DType float_dt = unquantized_dtype(format);
+  const DType float_dt = unquantized_dtype(format, w.source_dtype);
   std::vector<OutTensor> tensors;
   for (const NamedTensor& nt : named_tensors(w)) {
     if (quantized.count(nt.name)) {
@@ -48,6 +50,7 @@ uint64_t hf_checkpoint_bytes(ModelWeights& w, HfQuantFormat format, const IntQua
       tensors.push_back({nt.name, float_dt, nt.shape, nullptr});
     }
   }
+  if (format == HfQuantFormat::Mlx) stack_mlx_experts(tensors);  // the headers name the stacked tensors
   return sharded_safetensors_bytes(tensors, checkpoint_metadata(format), max_shard_bytes);
 }
 

@@ -24,7 +24,8 @@ HfQuantFormat parse_hf_quant_format(const std::string& s) {
   fail("unknown output format '{}' (expected gptq, awq, compressed-tensors or mlx)", s);
 }
 
-IntQuantSpec spec_for_format(HfQuantFormat f, IntQuantSpec spec, const GptqOptions& gptq, bool act_order_used) {
+IntQuantSpec spec_for_format(HfQuantFormat f, IntQuantSpec spec, const GptqOptions& gptq, bool act_order_used,
+                             DType source) {
   const char* name = hf_quant_format_name(f);
   const bool permuted_groups = act_order_used && gptq.desc_act && !gptq.static_groups && spec.group_size > 0;
   switch (f) {
@@ -47,9 +48,14 @@ IntQuantSpec spec_for_format(HfQuantFormat f, IntQuantSpec spec, const GptqOptio
     case HfQuantFormat::Mlx:
       if (spec.group_size < 0) fail("{} output needs a group size (32, 64 or 128), not per channel", name);
       if (permuted_groups) fail("{} output cannot store act-order groups: add --static-groups or drop --desc-act", name);
-      spec.scale_storage = ScaleStorage::F16;
       break;
   }
+  return spec_for_source(f, spec, source);
+}
+
+IntQuantSpec spec_for_source(HfQuantFormat f, IntQuantSpec spec, DType source) {
+  // mlx-lm keeps scales and biases in the model's type: bf16 activations times f16 scales would run in fp32.
+  if (f == HfQuantFormat::Mlx) spec.scale_storage = source == DType::BF16 ? ScaleStorage::BF16 : ScaleStorage::F16;
   return spec;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "io/safetensors.h"
 #include "quant/formats/intq/int_quant_spec.h"
 #include "quant/methods/gptq.h"
 
@@ -22,7 +23,12 @@ HfQuantFormat parse_hf_quant_format(const std::string& s);  // throws llmq::Erro
 // The spec as the format must store it (scale precision; GPTQ v1's zero >= 1).
 // Throws llmq::Error naming the format when it cannot hold the requested
 // bits / group size / act-order groups.
-IntQuantSpec spec_for_format(HfQuantFormat f, IntQuantSpec spec, const GptqOptions& gptq, bool act_order_used);
+// `source`: the checkpoint's float type (MLX stores scales and biases in bf16 for a bf16 model).
+IntQuantSpec spec_for_format(HfQuantFormat f, IntQuantSpec spec, const GptqOptions& gptq, bool act_order_used,
+                             DType source = DType::F16);
+
+// The part of spec_for_format that depends on the source's float type.
+IntQuantSpec spec_for_source(HfQuantFormat f, IntQuantSpec spec, DType source);
 
 // Bit widths the format can store, ascending.
 std::vector<int> format_bit_widths(HfQuantFormat f);

@@ -1,5 +1,6 @@
 #include "export/hf/hf_quant_writer.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -7,6 +8,7 @@
 #include "export/hf/checkpoint_side_files.h"
 #include "export/hf/checkpoint_size.h"
 #include "export/hf/hf_tensor_encoders.h"
+#include "export/hf/mlx_expert_stacking.h"
 #include "export/hf/safetensors_shards.h"
 #include "io/hf_checkpoint.h"
 #include "util/atomic_output.h"
@@ -22,6 +24,19 @@ namespace {
 
 const char* torch_dtype_name(DType d) { return d == DType::BF16 ? "bfloat16" : d == DType::F16 ? "float16" : "float32"; }
 
+// Fields mlx-lm's model classes require that a transformers 5 config may carry
+// under other names: qwen2_moe / qwen3_moe read `num_experts` (transformers 5
+// writes `num_local_experts`), and most models read a top-level `rope_theta`
+// (transformers 5 nests it in `rope_parameters`).
+void add_mlx_config_fields(nlohmann::json& cfg) {
+  const std::string type = cfg.value("model_type", "");
+  if ((type == "qwen3_moe" || type == "qwen2_moe") && !cfg.contains("num_experts") && cfg.contains("num_local_experts"))
+    cfg["num_experts"] = cfg["num_local_experts"];
+  if (!cfg.contains("rope_theta") && cfg.contains("rope_parameters") && cfg["rope_parameters"].is_object() &&
+      cfg["rope_parameters"].contains("rope_theta"))
+    cfg["rope_theta"] = cfg["rope_parameters"]["rope_theta"];
+}
+
 }  // namespace
 
 float round_to(DType d, float v) {
@@ -31,7 +46,7 @@ float round_to(DType d, float v) {
 }
 
 void round_unquantized_to_format(QuantizedModel& qm, HfQuantFormat format) {
-  const DType dt = unquantized_dtype(format);
+  const DType dt = unquantized_dtype(format, qm.weights->source_dtype);
   for (const NamedTensor& nt : named_tensors(*qm.weights))
     if (!qm.linears.count(nt.name))
       for (float& v : nt.tensor->data) v = round_to(dt, v);
@@ -44,30 +59,29 @@ Tensor dequantize_as_stored(const QuantizedLinear& q, HfQuantFormat format) {
   for (int64_t r = 0; r < q.rows; ++r)
     for (int64_t c = 0; c < q.cols; ++c) {
       const GroupGrid g = q.grid(r, q.g_idx[size_t(c)]);
-      const float bias = round_to(DType::F16, -g.scale * float(g.zero));
+      const float bias = round_to(mlx_scale_dtype(q.spec), -g.scale * float(g.zero));
       t.data[size_t(r * q.cols + c)] = g.scale * float(q.q[size_t(r * q.cols + c)]) + bias;
     }
   return t;
 }
 
-void append_checkpoint_tensors(HfQuantFormat format, const NamedTensor& nt, const QuantizedLinear* q,
+void append_checkpoint_tensors(HfQuantFormat format, DType float_dtype, const NamedTensor& nt, const QuantizedLinear* q,
                                std::vector<OutTensor>& out) {
   if (q) {
     add_quantized_linear(format, module_of_weight(nt.name), *q, out);
     return;
   }
-  const Tensor* t = nt.tensor;
-  const DType float_dt = unquantized_dtype(format);
-  out.push_back(float_out_tensor(nt.name, float_dt, nt.shape, t));
+  out.push_back(float_out_tensor(nt.name, float_dtype, nt.shape, nt.tensor));
 }
 
 HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat format, const IntQuantizeOptions& opt,
                                       const std::string& source_dir, const std::string& out_dir, uint64_t max_shard_bytes) {
   std::vector<OutTensor> tensors;
   std::map<std::string, IntQuantSpec> quantized;
+  const DType float_dt = unquantized_dtype(format, qm.weights->source_dtype);
   for (const NamedTensor& nt : named_tensors(*qm.weights)) {
     auto it = qm.linears.find(nt.name);
-    append_checkpoint_tensors(format, nt, it == qm.linears.end() ? nullptr : &it->second, tensors);
+    append_checkpoint_tensors(format, float_dt, nt, it == qm.linears.end() ? nullptr : &it->second, tensors);
     if (it != qm.linears.end()) quantized.emplace(nt.name, it->second.spec);
   }
   return write_hf_checkpoint(*qm.weights, tensors, quantized, qm.ignored, format, opt, source_dir, out_dir, max_shard_bytes);
@@ -92,7 +106,7 @@ HfQuantWriteResult write_hf_checkpoint(ModelWeights& w, const std::vector<OutTen
   std::map<std::string, int> module_bits;
   for (const auto& [name, s] : quantized)
     if (s.bits != spec.bits) module_bits[module_of_weight(name)] = s.bits;
-  const DType float_dt = unquantized_dtype(format);
+  const DType float_dt = unquantized_dtype(format, w.source_dtype);
 
   std::vector<std::string> not_quantized, ignored;
   for (const std::string& name : ignored_weights) ignored.push_back(module_of_weight(name));
@@ -104,12 +118,24 @@ HfQuantWriteResult write_hf_checkpoint(ModelWeights& w, const std::vector<OutTen
   }
 
   AtomicOutputDir out(out_dir);
+  std::vector<OutTensor> laid_out = tensors;
+  if (format == HfQuantFormat::Mlx) stack_mlx_experts(laid_out);
   const ShardedWrite shards =
-      write_safetensors_shards(out, tensors, checkpoint_metadata(format), max_shard_bytes);
+      write_safetensors_shards(out, laid_out, checkpoint_metadata(format), max_shard_bytes);
 
   nlohmann::json cfg = read_json_file((fs::path(source_dir) / "config.json").string());
-  const nlohmann::json qcfg = quantization_config(format, spec, opt, not_quantized, ignored, module_bits);
-  if (format == HfQuantFormat::Mlx) cfg["quantization"] = qcfg;  // mlx-lm reads "quantization"; newer also the HF key
+  nlohmann::json qcfg = quantization_config(format, spec, opt, not_quantized, ignored, module_bits);
+  const bool block_keeps_floats =
+      std::any_of(not_quantized.begin(), not_quantized.end(), [](const std::string& m) { return m != "lm_head"; });
+  if (format == HfQuantFormat::Gptq && block_keeps_floats) {
+    std::vector<std::string> modules;
+    for (const auto& [name, s] : quantized) modules.push_back(module_of_weight(name));
+    qcfg["modules_in_block_to_quantize"] = modules_in_block_to_quantize(modules);
+  }
+  if (format == HfQuantFormat::Mlx) {
+    cfg["quantization"] = qcfg;  // mlx-lm reads "quantization"; newer also the HF key
+    add_mlx_config_fields(cfg);
+  }
   cfg["quantization_config"] = qcfg;
   cfg["torch_dtype"] = torch_dtype_name(float_dt);
   if (cfg.contains("dtype")) cfg["dtype"] = torch_dtype_name(float_dt);
@@ -117,6 +143,7 @@ HfQuantWriteResult write_hf_checkpoint(ModelWeights& w, const std::vector<OutTen
   if (format == HfQuantFormat::Gptq) {
     nlohmann::json qc = qcfg;
     qc.erase("lm_head");
+    qc.erase("modules_in_block_to_quantize");  // optimum's key, read from config.json
     // GPTQModel reads quantize_config.json: it needs the "+:" bit rules to build
     // each module at its width; skip-only rules stay in config.json alone.
     if (module_bits.empty()) qc.erase("dynamic");

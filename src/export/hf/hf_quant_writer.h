@@ -33,9 +33,9 @@ HfQuantWriteResult write_hf_quantized(const QuantizedModel& qm, HfQuantFormat fo
 // The two halves of write_hf_quantized, for writers that stream layers from
 // disk (layer_spill.h). The checkpoint tensors of one tensor of the model: a
 // quantized linear's stored tensors (`q`, e.g. qweight/qzeros/scales/g_idx),
-// or the tensor itself in the format's float dtype (dense or lazy). `q` and
-// the model's tensor must outlive the list.
-void append_checkpoint_tensors(HfQuantFormat format, const NamedTensor& nt, const QuantizedLinear* q,
+// or the tensor itself in `float_dtype` (unquantized_dtype; dense or lazy).
+// `q` and the model's tensor must outlive the list.
+void append_checkpoint_tensors(HfQuantFormat format, DType float_dtype, const NamedTensor& nt, const QuantizedLinear* q,
                                std::vector<OutTensor>& out);
 
 // Writes the checkpoint folder from `tensors` in file order. `w` names the

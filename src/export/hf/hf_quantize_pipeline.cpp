@@ -82,6 +82,8 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
     throw file_error(job.model_dir, "not a Hugging Face model directory (no config.json)");
 
   LoadedModel m = load_hf_model(job.model_dir, {.lazy = true});
+  job.quant.spec = spec_for_format(job.format, job_in.quant.spec, job.quant.gptq, act_order, m.weights->source_dtype);
+  const DType float_dt = unquantized_dtype(job.format, m.weights->source_dtype);
   HfQuantizeOutcome out;
   for (std::string& p : protection_patterns(protect, *m.weights, job.super_weights_file)) job.quant.ignore.push_back(p);
   if (!job.super_weights_file.empty())  // before quantization: AWQ rescales weights in place
@@ -135,7 +137,7 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
     nlohmann::json quantized = nlohmann::json::array();
     for (const NamedTensor& nt : layer_tensors(*qm.weights, l)) {
       auto it = qm.linears.find(nt.name);
-      append_checkpoint_tensors(job.format, nt, it == qm.linears.end() ? nullptr : &it->second, tensors);
+      append_checkpoint_tensors(job.format, float_dt, nt, it == qm.linears.end() ? nullptr : &it->second, tensors);
       if (it != qm.linears.end()) quantized.push_back(nt.name);
     }
     const nlohmann::json rec = {{"quantized", quantized},
@@ -160,7 +162,7 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
                out.rtn_fallbacks, out.warnings);
 
   const std::vector<OutTensor> tensors = tensors_with_spilled_layers(
-      *qm.weights, spill, [&](const NamedTensor& nt, std::vector<OutTensor>& v) { append_checkpoint_tensors(job.format, nt, nullptr, v); });
+      *qm.weights, spill, [&](const NamedTensor& nt, std::vector<OutTensor>& v) { append_checkpoint_tensors(job.format, float_dt, nt, nullptr, v); });
   const HfQuantWriteResult wr = write_hf_checkpoint(*qm.weights, tensors, quantized, qm.ignored, job.format, job.quant,
                                                     job.model_dir, job.output_dir, job.max_shard_bytes);
   spill.remove();

@@ -67,12 +67,17 @@ void write_out_tensor(SafetensorsWriter& st, const OutTensor& t) {
   st.write(t.name, b.data(), b.size());
 }
 
-DType unquantized_dtype(HfQuantFormat f) {
+DType unquantized_dtype(HfQuantFormat f, DType source) {
+  if (source == DType::BF16 || source == DType::F16) return source;
   switch (f) {
     case HfQuantFormat::Gptq: case HfQuantFormat::Awq: case HfQuantFormat::Mlx: return DType::F16;
     case HfQuantFormat::CompressedTensors: return DType::BF16;
   }
   return DType::F16;
+}
+
+DType mlx_scale_dtype(const IntQuantSpec& spec) {
+  return spec.scale_storage == ScaleStorage::BF16 ? DType::BF16 : DType::F16;
 }
 
 namespace {
@@ -150,12 +155,15 @@ void add_mlx(const std::string& p, const QuantizedLinear& q, std::vector<OutTens
                    std::vector<uint32_t> c(q.q.begin(), q.q.end());
                    return raw_bytes(pack_along_cols(c, q.rows, q.cols, b));
                  }});
-  out.push_back({p + ".scales", DType::F16, {q.rows, G}, [&q] { return floats_as(DType::F16, q.scales); }});
+  // Scales and biases in the model's 16-bit type (spec_for_format), as mlx-lm writes them: a matmul
+  // mixing bf16 activations with f16 scales would run in fp32.
+  const DType dt = mlx_scale_dtype(q.spec);
+  out.push_back({p + ".scales", dt, {q.rows, G}, [&q, dt] { return floats_as(dt, q.scales); }});
   // MLX affine: w = scale * q + bias, so bias = -scale * zero.
-  out.push_back({p + ".biases", DType::F16, {q.rows, G}, [&q] {
+  out.push_back({p + ".biases", dt, {q.rows, G}, [&q, dt] {
                    std::vector<float> bias(q.scales.size());
                    for (size_t i = 0; i < bias.size(); ++i) bias[i] = -q.scales[i] * float(q.zeros[i]);
-                   return floats_as(DType::F16, bias);
+                   return floats_as(dt, bias);
                  }});
 }
 
@@ -169,6 +177,32 @@ void add_quantized_linear(HfQuantFormat f, const std::string& prefix, const Quan
     case HfQuantFormat::CompressedTensors: add_compressed_tensors(prefix, q, out); break;
     case HfQuantFormat::Mlx: add_mlx(prefix, q, out); break;
   }
+}
+
+nlohmann::json modules_in_block_to_quantize(const std::vector<std::string>& quantized_modules) {
+  // Groups in the order GPTQ quantizes a block (optimum flattens them; GPTQModel reads them as its sequence).
+  const std::vector<std::vector<std::string>> roles = {
+      {"q_proj", "k_proj", "v_proj"}, {"o_proj"}, {"gate_proj", "up_proj", "w1", "w3"}, {"down_proj", "w2"}};
+  std::vector<std::vector<std::string>> groups(roles.size() + 1);
+  std::set<std::string> seen;
+  for (const std::string& m : quantized_modules) {
+    // "model.layers.L.REST" -> "REST": the name inside the block, the same in every block.
+    const std::string head = "model.layers.";
+    if (!m.starts_with(head)) continue;
+    const size_t dot = m.find('.', head.size());
+    if (dot == std::string::npos) continue;
+    const std::string rest = m.substr(dot + 1);
+    if (!seen.insert(rest).second) continue;
+    const std::string leaf = rest.substr(rest.rfind('.') + 1);
+    size_t g = roles.size();
+    for (size_t i = 0; i < roles.size() && g == roles.size(); ++i)
+      if (std::find(roles[i].begin(), roles[i].end(), leaf) != roles[i].end()) g = i;
+    groups[g].push_back(rest);
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& g : groups)
+    if (!g.empty()) out.push_back(g);
+  return out;
 }
 
 std::string anchored_regex(const std::string& s) {
@@ -263,7 +297,14 @@ nlohmann::json quantization_config(HfQuantFormat f, const IntQuantSpec& spec, co
               {"lm_head", false},
               {"model_name_or_path", nullptr},
               {"model_file_base_name", "model"}};
-      if (!ignored.empty() || !module_bits.empty()) cfg["dynamic"] = gptq_dynamic_rules(ignored, module_bits);
+      // Every decoder-layer linear kept in floating point (MoE routers, --ignore'd linears) gets a "-:" rule:
+      // loaders that replace each Linear of a block by a QuantLinear skip exactly those.
+      std::vector<std::string> skipped;
+      for (const std::string& m : not_quantized)
+        if (m != "lm_head") skipped.push_back(m);
+      for (const std::string& m : ignored)
+        if (std::find(skipped.begin(), skipped.end(), m) == skipped.end()) skipped.push_back(m);
+      if (!skipped.empty() || !module_bits.empty()) cfg["dynamic"] = gptq_dynamic_rules(skipped, module_bits);
       return cfg;
     }
     case HfQuantFormat::Awq: {

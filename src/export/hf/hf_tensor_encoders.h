@@ -38,8 +38,14 @@ void write_out_tensor(SafetensorsWriter& st, const OutTensor& t);
 void add_quantized_linear(HfQuantFormat f, const std::string& prefix, const QuantizedLinear& q,
                           std::vector<OutTensor>& out);
 
-// dtype of the tensors the format keeps in floating point (embeddings, norms, lm_head, router).
-DType unquantized_dtype(HfQuantFormat f);
+// dtype of the tensors the format keeps in floating point (embeddings, norms,
+// lm_head, routers): the source's when it is 16-bit (bf16 stays bf16, as
+// GPTQModel, AutoAWQ, llm-compressor and mlx-lm keep it), else the format's
+// usual 16-bit type.
+DType unquantized_dtype(HfQuantFormat f, DType source);
+
+// The type of an MLX linear's scales and biases.
+DType mlx_scale_dtype(const IntQuantSpec& spec);
 
 // quantization_config (config.json) for the format. `not_quantized` lists the
 // module names of linears left in floating point (lm_head, MoE routers, and
@@ -51,6 +57,12 @@ nlohmann::json quantization_config(HfQuantFormat f, const IntQuantSpec& spec, co
                                    const std::vector<std::string>& not_quantized,
                                    const std::vector<std::string>& ignored = {},
                                    const std::map<std::string, int>& module_bits = {});
+
+// optimum / transformers' GPTQ `modules_in_block_to_quantize`: the quantized
+// linears' names inside a decoder block ("self_attn.q_proj",
+// "mlp.experts.3.up_proj"), grouped as GPTQ processes them. Loaders replace
+// only these Linears of each block, so a MoE router stays a plain Linear.
+nlohmann::json modules_in_block_to_quantize(const std::vector<std::string>& quantized_modules);
 
 // `s` as a regular expression matching exactly `s` ("^a\\.b$"): GPTQ "dynamic"
 // rules, and --protect-super-weights' ignore patterns.

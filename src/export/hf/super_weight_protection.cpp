@@ -54,7 +54,7 @@ SuperWeightProtection describe_protection(const std::string& file,
     ProtectedLinear l;
     l.weight = name;
     l.super_weights = sws;
-    l.dtype = unquantized_dtype(format);
+    l.dtype = unquantized_dtype(format, source.source_dtype);
     const int64_t rows = nt->shape[0], cols = nt->shape[1];
     l.float_bytes = uint64_t(rows * cols) * dtype_size(l.dtype);
     l.quantized_bytes = quantized_linear_bytes(format, name, rows, cols, opt);

@@ -10,6 +10,7 @@
 
 #include "export/hf/loaders/checkpoint_reading.h"
 #include "export/hf/loaders/hf_quant_decoders.h"
+#include "export/hf/mlx_expert_stacking.h"
 #include "io/hf_checkpoint.h"
 #include "model/decoded_rows.h"
 #include "model/safetensors_rows.h"
@@ -167,7 +168,11 @@ std::string detect_hf_quant_format(const std::string& dir) {
 std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path, const LoadOptions& opt) {
   const std::string fmt = detect_hf_quant_format(path);
   if (fmt.empty()) return nullptr;
-  const auto ck = std::make_shared<const HfCheckpoint>(path);
+  const std::shared_ptr<const HfCheckpoint> ck = [&] {
+    auto c = std::make_shared<HfCheckpoint>(path);
+    if (fmt == "mlx") add_mlx_expert_views(*c);  // MoE experts stored stacked, as mlx-lm holds them
+    return c;
+  }();
   const std::string cfg_path = (fs::path(path) / "config.json").string();
   const FormatParams fp = format_params_of(fmt, ck->config(), cfg_path);
   const IntFormatParams& p = fp.base;
