@@ -1,9 +1,11 @@
 #include "cli_common.h"
 
 #include <cstdio>
+#include <functional>
 #include <filesystem>
 #include <iostream>
 
+#include "cli_app.h"
 #include "io/model_locator.h"
 #include "model/ops.h"
 #include "util/error.h"
@@ -77,13 +79,17 @@ nlohmann::json peak_memory_json() {
   return {{"anonymous_bytes", p.anonymous_bytes}, {"resident_bytes", p.resident_bytes}};
 }
 
+static std::function<void(const nlohmann::json&)> g_json_sink;
+
+void set_json_sink(std::function<void(const nlohmann::json&)> sink) { g_json_sink = std::move(sink); }
+
 void print_json(const nlohmann::json& j) {
-  if (!j.is_object()) {
-    std::cout << j.dump(2) << std::endl;
+  nlohmann::json out = j;
+  if (out.is_object()) out["peak_memory"] = peak_memory_json();
+  if (g_json_sink) {
+    g_json_sink(out);
     return;
   }
-  nlohmann::json out = j;
-  out["peak_memory"] = peak_memory_json();
   std::cout << out.dump(2) << std::endl;
 }
 

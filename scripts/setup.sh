@@ -13,6 +13,8 @@ PKGS=(
   libsentencepiece-dev                # tokenizer.model when a checkpoint has no tokenizer.json
   libgtest-dev                        # unit tests (GoogleTest via ctest)
   libbenchmark-dev                    # benchmarks under bench/
+  pybind11-dev python3-dev            # the Python package llm_quantize (python/)
+  python3-numpy python3-pytest        # its arrays, and its tests
 )
 missing=()
 for p in "${PKGS[@]}"; do

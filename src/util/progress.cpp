@@ -12,6 +12,9 @@ static bool g_progress = true;
 void set_progress_enabled(bool on) { g_progress = on; }
 bool progress_enabled() { return g_progress; }
 
+static ProgressListener g_listener;
+void set_progress_listener(ProgressListener listener) { g_listener = std::move(listener); }
+
 Progress::Progress(std::string label, size_t total, bool enabled, std::string unit)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total),
       enabled_(enabled && g_progress), tty_(::isatty(2)),
@@ -23,6 +26,7 @@ double Progress::elapsed_seconds() const {
 
 void Progress::update(size_t n, const std::string& extra) {
   done_ += n;
+  if (g_listener) g_listener(label_, done_, total_);
   auto now = std::chrono::steady_clock::now();
   double since = std::chrono::duration<double>(now - last_draw_).count();
   if (since >= (tty_ ? 0.1 : 5.0) || done_ == total_) {

@@ -4,6 +4,7 @@
 // disabled (--format json keeps stdout clean; progress never goes to stdout).
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace llmq {
@@ -27,5 +28,10 @@ class Progress {
 // Global switch the CLI sets from --quiet / --format json.
 void set_progress_enabled(bool on);
 bool progress_enabled();
+
+// Sees every update of every Progress (label, done, total; total 0 when
+// unknown), displayed or not: the Python package's progress callback.
+using ProgressListener = std::function<void(const std::string& label, size_t done, size_t total)>;
+void set_progress_listener(ProgressListener listener);
 
 }  // namespace llmq

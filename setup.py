@@ -1,0 +1,31 @@
+"""Builds the C++ extension llm_quantize._core with the project's CMake (the
+same build as the CLI; see README "Python"). LLMQ_BUILD_DIR reuses an existing
+build folder instead of a fresh one under build/pip."""
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = pathlib.Path(__file__).resolve().parent
+
+
+class CMakeBuild(build_ext):
+    def build_extension(self, ext):
+        build = pathlib.Path(os.environ.get("LLMQ_BUILD_DIR", ROOT / "build" / "pip"))
+        subprocess.check_call(["cmake", "-S", str(ROOT), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
+                               "-DLLMQ_BUILD_TESTS=OFF", "-DLLMQ_BUILD_BENCH=OFF", "-DLLMQ_PYTHON=ON",
+                               f"-DPython3_EXECUTABLE={sys.executable}"])
+        subprocess.check_call(["cmake", "--build", str(build), "--target", "_core", "-j", str(os.cpu_count() or 1)])
+        built = sorted((build / "python" / "llm_quantize").glob("_core*.so"))
+        if not built:
+            raise RuntimeError(f"no _core extension under {build}/python/llm_quantize")
+        target = pathlib.Path(self.get_ext_fullpath(ext.name))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(built[-1], target)
+
+
+setup(ext_modules=[Extension("llm_quantize._core", sources=[])], cmdclass={"build_ext": CMakeBuild})
