@@ -127,7 +127,9 @@ TEST(HfRuntimeLayout, Bf16SourceStaysBf16) {
 
 // GPTQ of a MoE model: the router is a "-:" dynamic rule (GPTQModel, vLLM) and
 // modules_in_block_to_quantize lists every quantized linear but not the router
-// (optimum / transformers replace only those); a dense model gets neither.
+// (optimum / transformers 4 replace only those: without it they quantize the
+// router and fail to load); a dense model gets neither. The config also says
+// num_experts and rope_theta, which transformers 4 reads.
 TEST(HfRuntimeLayout, GptqDeclaresTheMoeRouterUnquantized) {
   test::TempDir d;
   write_rtn("tiny-qwen3moe", HfQuantFormat::Gptq, d / "moe");
@@ -141,7 +143,11 @@ TEST(HfRuntimeLayout, GptqDeclaresTheMoeRouterUnquantized) {
   EXPECT_TRUE(has("mlp.experts.15.down_proj"));
   EXPECT_FALSE(has("mlp.gate"));
   EXPECT_EQ(flat.size(), size_t(4 + 3 * test::cached_model("tiny-qwen3moe").weights->cfg.n_experts));
-  EXPECT_FALSE(read_json_file(d / "moe/quantize_config.json").contains("modules_in_block_to_quantize"));
+  const nlohmann::json cfg = read_json_file(d / "moe/config.json");
+  EXPECT_EQ(cfg.at("num_experts"), cfg.at("num_local_experts"));
+  EXPECT_EQ(cfg.at("rope_theta"), 1000000.0);
+  // GPTQModel reads quantize_config.json first: the same rules there.
+  EXPECT_EQ(read_json_file(d / "moe/quantize_config.json"), q);
 
   write_rtn("tiny-llama", HfQuantFormat::Gptq, d / "dense");
   const nlohmann::json dq = read_json_file(d / "dense/config.json").at("quantization_config");

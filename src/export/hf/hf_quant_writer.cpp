@@ -24,11 +24,13 @@ namespace {
 
 const char* torch_dtype_name(DType d) { return d == DType::BF16 ? "bfloat16" : d == DType::F16 ? "float16" : "float32"; }
 
-// Fields mlx-lm's model classes require that a transformers 5 config may carry
-// under other names: qwen2_moe / qwen3_moe read `num_experts` (transformers 5
-// writes `num_local_experts`), and most models read a top-level `rope_theta`
-// (transformers 5 nests it in `rope_parameters`).
-void add_mlx_config_fields(nlohmann::json& cfg) {
+// Fields that mlx-lm's model classes and transformers 4 read, which a
+// transformers 5 config carries under other names: qwen2_moe / qwen3_moe read
+// `num_experts` (transformers 5 writes `num_local_experts`; transformers 4
+// would build 128 experts), and a top-level `rope_theta` (transformers 5 nests
+// it in `rope_parameters`; transformers 4 would use 10000). Both spellings
+// then agree, so either generation loads the output.
+void add_legacy_config_fields(nlohmann::json& cfg) {
   const std::string type = cfg.value("model_type", "");
   if ((type == "qwen3_moe" || type == "qwen2_moe") && !cfg.contains("num_experts") && cfg.contains("num_local_experts"))
     cfg["num_experts"] = cfg["num_local_experts"];
@@ -132,22 +134,16 @@ HfQuantWriteResult write_hf_checkpoint(ModelWeights& w, const std::vector<OutTen
     for (const auto& [name, s] : quantized) modules.push_back(module_of_weight(name));
     qcfg["modules_in_block_to_quantize"] = modules_in_block_to_quantize(modules);
   }
-  if (format == HfQuantFormat::Mlx) {
-    cfg["quantization"] = qcfg;  // mlx-lm reads "quantization"; newer also the HF key
-    add_mlx_config_fields(cfg);
-  }
+  if (format == HfQuantFormat::Mlx) cfg["quantization"] = qcfg;  // mlx-lm reads "quantization"; newer also the HF key
+  add_legacy_config_fields(cfg);
   cfg["quantization_config"] = qcfg;
   cfg["torch_dtype"] = torch_dtype_name(float_dt);
   if (cfg.contains("dtype")) cfg["dtype"] = torch_dtype_name(float_dt);
   write_json_file(out.file("config.json"), cfg);
   if (format == HfQuantFormat::Gptq) {
-    nlohmann::json qc = qcfg;
-    qc.erase("lm_head");
-    qc.erase("modules_in_block_to_quantize");  // optimum's key, read from config.json
-    // GPTQModel reads quantize_config.json: it needs the "+:" bit rules to build
-    // each module at its width; skip-only rules stay in config.json alone.
-    if (module_bits.empty()) qc.erase("dynamic");
-    write_json_file(out.file("quantize_config.json"), qc);
+    // GPTQModel reads quantize_config.json before config.json: the same
+    // fields, "dynamic" rules (per-module bits, skipped routers) included.
+    write_json_file(out.file("quantize_config.json"), qcfg);
   }
   copy_checkpoint_side_files(source_dir, out);
 
