@@ -58,8 +58,8 @@ PresetCheck check_presets(const TensorCatalog& catalog, const std::vector<Tensor
       AllocationResult r;
       try {
         r = allocate_types(catalog, fixed, table, opt);
-      } catch (const Error&) {  // larger than the budget
-        s.why_not = "larger than the budget";
+      } catch (const Error& e) {  // larger than the budget, or a type the allocation cannot hold
+        s.why_not = e.what();
       }
       if (s.why_not.empty()) {
         s.file_bytes = r.file_bytes;
