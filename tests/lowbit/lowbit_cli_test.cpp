@@ -4,9 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <tuple>
 
 #include "common/fixtures.h"
 #include "common/run_cli.h"
+#include "io/safetensors.h"
+#include "util/json_file.h"
 
 namespace llmq {
 namespace {
@@ -37,6 +40,25 @@ TEST(LowbitCli, Fp8CheckpointEvaluatesAndGenerates) {
   r = run_cli("inspect " + q(out) + " --format json");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("fp8 per-token activations"), std::string::npos) << r.out;
+}
+
+// Tensors left in floating point keep the source's 16-bit type: an f16
+// checkpoint's FP8 output stays f16 (bf16 would drop 3 mantissa bits), a bf16 one bf16.
+TEST(LowbitCli, Fp8KeepsTheSourceFloatType) {
+  test::TempDir tmp;
+  auto r = run_cli("synth -o " + q(tmp / "f16") + " --hidden 128 --layers 1 --ffn 256 --heads 2 --kv-heads 1 --vocab 8192 "
+                   "--dtype f16 --tokenizer-from " + q(test::model_dir("tiny-llama")) + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const auto& [src, want, dtype] : {std::tuple{tmp / "f16", DType::F16, "float16"},
+                                         std::tuple{test::model_dir("tiny-llama"), DType::BF16, "bfloat16"}}) {
+    const std::string out = tmp / ("fp8-" + std::string(dtype));
+    r = run_cli("quantize " + q(src) + " fp8 -o " + q(out) + " --quiet");
+    ASSERT_EQ(r.code, 0) << r.err;
+    SafetensorsFile st(out + "/model.safetensors");
+    EXPECT_EQ(st.find("model.embed_tokens.weight")->dtype, want) << src;
+    EXPECT_EQ(st.find("model.norm.weight")->dtype, want) << src;
+    EXPECT_EQ(read_json_file(out + "/config.json").at("torch_dtype"), dtype) << src;
+  }
 }
 
 TEST(LowbitCli, SeedContractSmoothQuantSpelling) {

@@ -90,13 +90,13 @@ std::vector<std::string> lowbit_ignore_list(ModelWeights& w, const std::set<std:
   return ignore;
 }
 
-void append_lowbit_tensors(const NamedTensor& nt, const LowbitLinear* q, const LowbitScheme& s, std::vector<OutTensor>& out) {
+void append_lowbit_tensors(const NamedTensor& nt, const LowbitLinear* q, const LowbitScheme& s, DType float_dtype,
+                           std::vector<OutTensor>& out) {
   if (q) {
     add_linear(module_of(nt.name), *q, s, out);
     return;
   }
-  const Tensor* t = nt.tensor;
-  out.push_back(float_out_tensor(nt.name, DType::BF16, nt.shape, t));
+  out.push_back(float_out_tensor(nt.name, float_dtype, nt.shape, nt.tensor));
 }
 
 void append_kv_scales(const LowbitModel& m, std::vector<OutTensor>& out) {
@@ -112,7 +112,8 @@ HfQuantWriteResult write_lowbit_checkpoint(const LowbitModel& m, const std::stri
   std::vector<OutTensor> tensors;
   for (const NamedTensor& nt : named_tensors(*m.weights)) {
     auto it = m.linears.find(nt.name);
-    append_lowbit_tensors(nt, it == m.linears.end() ? nullptr : &it->second, m.scheme, tensors);
+    append_lowbit_tensors(nt, it == m.linears.end() ? nullptr : &it->second, m.scheme,
+                          unquantized_dtype(HfQuantFormat::CompressedTensors, m.weights->source_dtype), tensors);
   }
   append_kv_scales(m, tensors);
   return write_lowbit_files(*m.weights, tensors, quantized_names(m), m.scheme, source_dir, out_dir);
@@ -132,8 +133,11 @@ HfQuantWriteResult write_lowbit_files(ModelWeights& w, const std::vector<OutTens
 
   nlohmann::json cfg = read_json_file((fs::path(source_dir) / "config.json").string());
   cfg["quantization_config"] = lowbit_quantization_config(scheme, lowbit_ignore_list(w, quantized));
-  cfg["torch_dtype"] = "bfloat16";
-  if (cfg.contains("dtype")) cfg["dtype"] = "bfloat16";
+  // The type the unquantized tensors keep (bf16 for bf16 and fp32 sources, f16 for f16 ones).
+  const char* dtype =
+      unquantized_dtype(HfQuantFormat::CompressedTensors, w.source_dtype) == DType::F16 ? "float16" : "bfloat16";
+  cfg["torch_dtype"] = dtype;
+  if (cfg.contains("dtype")) cfg["dtype"] = dtype;
   write_json_file(out.file("config.json"), cfg);
   copy_checkpoint_side_files(source_dir, out);
 

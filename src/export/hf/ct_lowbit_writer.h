@@ -33,7 +33,9 @@ HfQuantWriteResult write_lowbit_checkpoint(const LowbitModel& m, const std::stri
 // from disk (layer_spill.h). One tensor of the model in checkpoint form: the
 // stored tensors of a quantized linear `q`, or the tensor in bfloat16 (dense
 // or lazy); `q` and the tensor must outlive the list.
-void append_lowbit_tensors(const NamedTensor& nt, const LowbitLinear* q, const LowbitScheme& s, std::vector<OutTensor>& out);
+// `float_dtype`: unquantized_dtype(CompressedTensors, the source's type).
+void append_lowbit_tensors(const NamedTensor& nt, const LowbitLinear* q, const LowbitScheme& s, DType float_dtype,
+                           std::vector<OutTensor>& out);
 // The FP8 KV cache scales (scheme.kv_fp8), which go after every other tensor.
 void append_kv_scales(const LowbitModel& m, std::vector<OutTensor>& out);
 // Writes the folder from `tensors` in file order; `quantized` names the

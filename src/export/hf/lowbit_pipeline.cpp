@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "export/hf/ct_lowbit_writer.h"
+#include "export/hf/hf_tensor_encoders.h"
 #include "export/hf/streamed_layers.h"
 #include "model/layer_residency.h"
 #include "model/model_loader.h"
@@ -69,6 +70,7 @@ LowbitQuantizeOutcome run_lowbit_quantize(const LowbitQuantizeJob& job_in, const
   }
 
   LoadedModel m = load_hf_model(job.model_dir, {.lazy = true});
+  const DType float_dt = unquantized_dtype(HfQuantFormat::CompressedTensors, m.weights->source_dtype);
   LowbitQuantizeOutcome out;
   std::vector<std::vector<int32_t>> windows;
   if (job.scheme.needs_calibration()) {
@@ -96,7 +98,7 @@ LowbitQuantizeOutcome run_lowbit_quantize(const LowbitQuantizeJob& job_in, const
     nlohmann::json quantized = nlohmann::json::array();
     for (const NamedTensor& nt : layer_tensors(*qm.weights, l)) {
       auto it = qm.linears.find(nt.name);
-      append_lowbit_tensors(nt, it == qm.linears.end() ? nullptr : &it->second, qm.scheme, tensors);
+      append_lowbit_tensors(nt, it == qm.linears.end() ? nullptr : &it->second, qm.scheme, float_dt, tensors);
       if (it != qm.linears.end()) quantized.push_back(nt.name);
     }
     spill.put_layer(l, tensors, {{"quantized", quantized}});
@@ -109,7 +111,7 @@ LowbitQuantizeOutcome run_lowbit_quantize(const LowbitQuantizeJob& job_in, const
     for (const auto& name : rec.at("quantized")) quantized.insert(name.get<std::string>());
   }
   std::vector<OutTensor> tensors = tensors_with_spilled_layers(
-      *qm.weights, spill, [&](const NamedTensor& nt, std::vector<OutTensor>& v) { append_lowbit_tensors(nt, nullptr, qm.scheme, v); });
+      *qm.weights, spill, [&](const NamedTensor& nt, std::vector<OutTensor>& v) { append_lowbit_tensors(nt, nullptr, qm.scheme, float_dt, v); });
   append_kv_scales(qm, tensors);
   const HfQuantWriteResult wr = write_lowbit_files(*qm.weights, tensors, quantized, qm.scheme, job.model_dir, job.output_dir);
   spill.remove();
