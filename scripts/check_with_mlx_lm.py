@@ -17,23 +17,16 @@ import math
 import os
 import subprocess
 import sys
-import venv
+
+from upstream_check import add_common_arguments, our_perplexity, run_in_venv, windows
 
 VENV = os.environ.get("LLMQ_UPSTREAM_VENV", os.path.expanduser("~/.cache/llm-quantize/upstream-venv"))
 PACKAGES = ["mlx[cpu]", "mlx-lm"]
 
 
-def in_venv():
-    return os.path.realpath(sys.prefix) == os.path.realpath(VENV)
-
-
-def ensure_venv_and_reexec():
-    py = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(py):
-        print(f"check_with_mlx_lm: installing {' '.join(PACKAGES)} into {VENV}", file=sys.stderr)
-        venv.create(VENV, with_pip=True)
-        subprocess.check_call([py, "-m", "pip", "install", "-q", *PACKAGES])
-    os.execv(py, [py, *sys.argv])
+def install(py):
+    print(f"check_with_mlx_lm: installing {' '.join(PACKAGES)} into {VENV}", file=sys.stderr)
+    subprocess.check_call([py, "-m", "pip", "install", "-q", *PACKAGES])
 
 
 def mlx_lm_perplexity(path, text, ctx, chunks):
@@ -42,36 +35,21 @@ def mlx_lm_perplexity(path, text, ctx, chunks):
 
     model, tok = load(path)
     ids = tok.encode(text, add_special_tokens=False)
-    chunks = min(chunks, (len(ids) - 1) // ctx)
     nll, n = 0.0, 0
-    for c in range(chunks):
-        window = ids[c * ctx:(c + 1) * ctx]
+    for window, targets in windows(ids, ctx, chunks):
         logits = model(mx.array([window])).astype(mx.float32)
         logp = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
-        targets = mx.array(ids[c * ctx + ctx // 2 + 1:(c + 1) * ctx + 1])
-        picked = mx.take_along_axis(logp[0, ctx // 2:], targets[:, None], axis=-1)
+        picked = mx.take_along_axis(logp[0, ctx // 2:], mx.array(targets)[:, None], axis=-1)
         nll -= picked.sum().item()
-        n += ctx - ctx // 2
+        n += len(targets)
     return math.exp(nll / n), n
-
-
-def our_perplexity(cli, path, data, ctx, chunks):
-    out = subprocess.run([cli, "quality", "perplexity", path, "--data", data, "--ctx", str(ctx), "--chunks",
-                          str(chunks), "--format", "json"], check=True, capture_output=True, text=True).stdout
-    return json.loads(out)["perplexity"]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model", help="an MLX directory written by llm-quantize --format-out mlx")
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--ctx", type=int, default=256)
-    ap.add_argument("--chunks", type=int, default=8)
-    ap.add_argument("--tolerance", type=float, default=0.01, help="largest relative perplexity difference")
-    ap.add_argument("--cli", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "llm-quantize"))
+    add_common_arguments(ap, "an MLX directory written by llm-quantize --format-out mlx")
     a = ap.parse_args()
-    if not in_venv():
-        ensure_venv_and_reexec()
+    run_in_venv(VENV, install)
     with open(a.data, encoding="utf-8") as f:
         text = f.read()
     theirs, scored = mlx_lm_perplexity(a.model, text, a.ctx, a.chunks)

@@ -28,13 +28,13 @@ gptqmodel 7.7.0, optimum 2.3.0; transformers 5 reads our transformers-5 style co
   --loader gptqmodel loads through GPTQModel.load() instead, which unfuses the experts
   (defuser) into one quantized linear per expert; that is what a user of a GPTQ MoE
   checkpoint has to do on transformers 5. (gptqmodel reads quantize_config.json before
-  config.json, so it sees neither our `dynamic` "-:" router rules nor
-  modules_in_block_to_quantize; on transformers 5 the router is a Qwen3MoeTopKRouter,
+  config.json; ours carries the same `dynamic` "-:" router rules and
+  modules_in_block_to_quantize. On transformers 5 the router is a Qwen3MoeTopKRouter,
   not a Linear, so nothing tries to quantize it anyway.)
-transformers 4.x (4.57.6 + optimum 1.27 + gptqmodel 4.2.5) is not used: it cannot read
-tokenizer_config.json's `TokenizersBackend`, ignores `rope_parameters` (rope_theta falls
-back to 10000) and `num_local_experts` (qwen3_moe gets 128 experts, so loading fails on
-the router's shape), and needs autoawq for AWQ.
+transformers 4.x (4.57.6 + optimum 1.27 + gptqmodel 4.2.5) is not used: it cannot read the
+fixtures' tokenizer_config.json (`TokenizersBackend`) and needs autoawq for AWQ. (Our
+outputs carry `rope_theta` and `num_experts` beside the transformers 5 spellings, which
+transformers 4 would otherwise read as 10000 and 128.)
 
 The packages are installed on first use into a virtual environment
 (LLMQ_TRANSFORMERS_VENV, default ~/.cache/llm-quantize/transformers-venv); nothing
@@ -47,27 +47,20 @@ import math
 import os
 import subprocess
 import sys
-import venv
+
+from upstream_check import add_common_arguments, our_perplexity, run_in_venv, windows
 
 VENV = os.environ.get("LLMQ_TRANSFORMERS_VENV", os.path.expanduser("~/.cache/llm-quantize/transformers-venv"))
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 PACKAGES = ["transformers>=5.20.2", "compressed-tensors>=0.15", "gptqmodel>=7.7", "optimum>=2.3"]
 
 
-def in_venv():
-    return os.path.realpath(sys.prefix) == os.path.realpath(VENV)
-
-
-def ensure_venv_and_reexec():
-    py = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(py):
-        print(f"check_with_transformers: installing torch {' '.join(PACKAGES)} into {VENV}", file=sys.stderr)
-        venv.create(VENV, with_pip=True)
-        pip = [py, "-m", "pip", "install", "-q"]
-        if subprocess.call([*pip, "torch", "--index-url", TORCH_CPU_INDEX]) != 0:
-            print(f"check_with_transformers: {TORCH_CPU_INDEX} not reachable; torch from PyPI", file=sys.stderr)
-        subprocess.check_call([*pip, *PACKAGES])
-    os.execv(py, [py, *sys.argv])
+def install(py):
+    print(f"check_with_transformers: installing torch {' '.join(PACKAGES)} into {VENV}", file=sys.stderr)
+    pip = [py, "-m", "pip", "install", "-q"]
+    if subprocess.call([*pip, "torch", "--index-url", TORCH_CPU_INDEX]) != 0:
+        print(f"check_with_transformers: {TORCH_CPU_INDEX} not reachable; torch from PyPI", file=sys.stderr)
+    subprocess.check_call([*pip, *PACKAGES])
 
 
 def load(path, dtype, loader):
@@ -97,40 +90,25 @@ def transformers_perplexity(path, text, ctx, chunks, dtype, loader):
     # Which module classes carry the weights: quantized linears show up under their backend's class names.
     modules = collections.Counter(type(m).__name__ for m in model.modules() if not list(m.children()))
     ids = tok(text, add_special_tokens=False)["input_ids"]
-    chunks = min(chunks, (len(ids) - 1) // ctx)
     nll, n = 0.0, 0
     with torch.inference_mode():
-        for c in range(chunks):
-            window = torch.tensor([ids[c * ctx:(c + 1) * ctx]])
-            logits = model(window).logits[0, ctx // 2:].float()
+        for window, targets in windows(ids, ctx, chunks):
+            logits = model(torch.tensor([window])).logits[0, ctx // 2:].float()
             logp = torch.log_softmax(logits, dim=-1)
-            targets = torch.tensor(ids[c * ctx + ctx // 2 + 1:(c + 1) * ctx + 1])
-            nll -= logp.gather(1, targets[:, None]).sum().item()
-            n += ctx - ctx // 2
+            nll -= logp.gather(1, torch.tensor(targets)[:, None]).sum().item()
+            n += len(targets)
     return math.exp(nll / n), n, type(model).__name__, dict(modules), report
-
-
-def our_perplexity(cli, path, data, ctx, chunks):
-    out = subprocess.run([cli, "quality", "perplexity", path, "--data", data, "--ctx", str(ctx), "--chunks",
-                          str(chunks), "--format", "json"], check=True, capture_output=True, text=True).stdout
-    return json.loads(out)["perplexity"]
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model", help="a directory written by llm-quantize (compressed-tensors, gptq, awq) or any HF model")
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--ctx", type=int, default=256)
-    ap.add_argument("--chunks", type=int, default=8)
+    add_common_arguments(ap, "a directory written by llm-quantize (compressed-tensors, gptq, awq) or any HF model")
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
                     help="dtype transformers computes in")
     ap.add_argument("--loader", default="transformers", choices=["transformers", "gptqmodel"],
                     help="AutoModelForCausalLM.from_pretrained, or GPTQModel.load (GPTQ/AWQ; unfuses MoE experts)")
-    ap.add_argument("--tolerance", type=float, default=0.01, help="largest relative perplexity difference")
-    ap.add_argument("--cli", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "llm-quantize"))
     a = ap.parse_args()
-    if not in_venv():
-        ensure_venv_and_reexec()
+    run_in_venv(VENV, install)
     with open(a.data, encoding="utf-8") as f:
         text = f.read()
     theirs, scored, cls, modules, report = transformers_perplexity(a.model, text, a.ctx, a.chunks, a.dtype, a.loader)

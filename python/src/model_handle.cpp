@@ -14,10 +14,14 @@ ModelHandle::ModelHandle(const std::string& path) : loaded_(load_model(path, {.l
 
 int64_t ModelHandle::vocab() const { return model_->config().vocab; }
 
-std::vector<float> ModelHandle::logits(const std::vector<int32_t>& ids) const {
-  if (ids.empty()) fail("logits: no token ids given");
+void ModelHandle::check_ids(const char* what, const std::vector<int32_t>& ids) const {
+  if (ids.empty()) fail("{}: no token ids given", what);
   for (int32_t id : ids)
-    if (id < 0 || id >= vocab()) fail("logits: token id {} is outside the vocabulary (0..{})", id, vocab() - 1);
+    if (id < 0 || id >= vocab()) fail("{}: token id {} is outside the vocabulary (0..{})", what, id, vocab() - 1);
+}
+
+std::vector<float> ModelHandle::logits(const std::vector<int32_t>& ids) const {
+  check_ids("logits", ids);
   const int64_t n = int64_t(ids.size());
   if (n > model_->config().max_positions)
     fail("logits: {} tokens exceed the model's context length {}", n, model_->config().max_positions);
@@ -29,9 +33,7 @@ std::vector<float> ModelHandle::logits(const std::vector<int32_t>& ids) const {
 
 std::vector<int32_t> ModelHandle::generate_ids(const std::vector<int32_t>& prompt, int64_t max_tokens) const {
   if (max_tokens < 0) fail("generate: max_tokens must not be negative (got {})", max_tokens);
-  if (prompt.empty()) fail("generate: the prompt has no tokens");
-  for (int32_t id : prompt)
-    if (id < 0 || id >= vocab()) fail("generate: token id {} is outside the vocabulary (0..{})", id, vocab() - 1);
+  check_ids("generate", prompt);
   GenerateOptions g;
   g.max_new_tokens = max_tokens;
   g.stop_token = loaded_.tokenizer->eos_id();

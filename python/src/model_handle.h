@@ -35,6 +35,9 @@ class ModelHandle {
   std::shared_ptr<Tokenizer> tokenizer_ptr() const { return loaded_.tokenizer; }
 
  private:
+  // Throws llmq::Error naming `what` for no ids or an id outside the vocabulary.
+  void check_ids(const char* what, const std::vector<int32_t>& ids) const;
+
   LoadedModel loaded_;
   std::unique_ptr<Transformer> model_;
 };

@@ -134,8 +134,7 @@ HfQuantWriteResult write_lowbit_files(ModelWeights& w, const std::vector<OutTens
   nlohmann::json cfg = read_json_file((fs::path(source_dir) / "config.json").string());
   cfg["quantization_config"] = lowbit_quantization_config(scheme, lowbit_ignore_list(w, quantized));
   // The type the unquantized tensors keep (bf16 for bf16 and fp32 sources, f16 for f16 ones).
-  const char* dtype =
-      unquantized_dtype(HfQuantFormat::CompressedTensors, w.source_dtype) == DType::F16 ? "float16" : "bfloat16";
+  const char* dtype = torch_dtype_name(unquantized_dtype(HfQuantFormat::CompressedTensors, w.source_dtype));
   cfg["torch_dtype"] = dtype;
   if (cfg.contains("dtype")) cfg["dtype"] = dtype;
   write_json_file(out.file("config.json"), cfg);

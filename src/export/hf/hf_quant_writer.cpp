@@ -22,8 +22,6 @@ namespace llmq {
 
 namespace {
 
-const char* torch_dtype_name(DType d) { return d == DType::BF16 ? "bfloat16" : d == DType::F16 ? "float16" : "float32"; }
-
 // Fields that mlx-lm's model classes and transformers 4 read, which a
 // transformers 5 config carries under other names: qwen2_moe / qwen3_moe read
 // `num_experts` (transformers 5 writes `num_local_experts`; transformers 4

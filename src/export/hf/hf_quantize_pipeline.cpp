@@ -82,7 +82,7 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
     throw file_error(job.model_dir, "not a Hugging Face model directory (no config.json)");
 
   LoadedModel m = load_hf_model(job.model_dir, {.lazy = true});
-  job.quant.spec = spec_for_format(job.format, job_in.quant.spec, job.quant.gptq, act_order, m.weights->source_dtype);
+  job.quant.spec = spec_for_source(job.format, job.quant.spec, m.weights->source_dtype);  // checked above; now the scale type
   const DType float_dt = unquantized_dtype(job.format, m.weights->source_dtype);
   HfQuantizeOutcome out;
   for (std::string& p : protection_patterns(protect, *m.weights, job.super_weights_file)) job.quant.ignore.push_back(p);

@@ -76,6 +76,8 @@ DType unquantized_dtype(HfQuantFormat f, DType source) {
   return DType::F16;
 }
 
+const char* torch_dtype_name(DType d) { return d == DType::BF16 ? "bfloat16" : d == DType::F16 ? "float16" : "float32"; }
+
 DType mlx_scale_dtype(const IntQuantSpec& spec) {
   return spec.scale_storage == ScaleStorage::BF16 ? DType::BF16 : DType::F16;
 }

@@ -44,6 +44,9 @@ void add_quantized_linear(HfQuantFormat f, const std::string& prefix, const Quan
 // usual 16-bit type.
 DType unquantized_dtype(HfQuantFormat f, DType source);
 
+// config.json's torch_dtype spelling of a float type ("bfloat16", "float16", "float32").
+const char* torch_dtype_name(DType d);
+
 // The type of an MLX linear's scales and biases.
 DType mlx_scale_dtype(const IntQuantSpec& spec);
 
