@@ -10,9 +10,21 @@
 #include "export/gguf/gguf_model_loader.h"
 #include "export/hf/loaders/ct_lowbit_loader.h"
 #include "export/hf/loaders/hf_quant_loader.h"
+#include "distributed/cluster.h"
 #include "util/error.h"
 
 namespace llmq::cli {
+
+namespace {
+
+// "error: ..." on stderr; in a job of several processes the line names the rank and host.
+void print_error(const char* what) {
+  const Cluster& c = Cluster::get();
+  if (c.single()) std::fprintf(stderr, "error: %s\n", what);
+  else std::fprintf(stderr, "error: %s: %s\n", c.where().c_str(), what);
+}
+
+}  // namespace
 
 int run_cli(int argc, char** argv) {
   CLI::App app{"llm-quantize: post-training quantization of large language models"};
@@ -29,6 +41,12 @@ int run_cli(int argc, char** argv) {
   register_profile(app);
   register_synth(app);
 
+  // In a distributed job, commands other than analyze and quantize run on rank 0 alone.
+  if (!Cluster::get().is_root()) {
+    int sub = 1;
+    while (sub < argc && argv[sub][0] == '-') ++sub;
+    if (sub < argc && std::string(argv[sub]) != "analyze" && std::string(argv[sub]) != "quantize") return kOk;
+  }
   bool json = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -51,14 +69,14 @@ int run_cli(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", e.message.c_str());
     return kQualityGate;
   } catch (const llmq::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    print_error(e.what());
     if (json) print_json({{"error", e.what()}, {"exit_code", kRuntimeError}});
     return kRuntimeError;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "error: out of memory\n");
+    print_error("out of memory");
     return kRuntimeError;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    print_error(e.what());
     if (json) print_json({{"error", e.what()}, {"exit_code", kRuntimeError}});
     return kRuntimeError;
   }

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli_app.h"
+#include "distributed/cluster.h"
 #include "io/model_locator.h"
 #include "model/ops.h"
 #include "util/error.h"
@@ -64,7 +65,8 @@ void protect_run_inputs(const std::vector<std::string>& paths) {
   }
 }
 
-void apply_common_options(const CommonOptions& opts) {
+void apply_common_options(CommonOptions& opts) {
+  if (!Cluster::get().is_root()) opts.quiet = true;  // rank 0 reports for a distributed job
   const int threads = ops::set_num_threads(opts.threads);
   if (opts.threads > 0 && threads < opts.threads)
     std::fprintf(stderr, "warning: --threads %d: the address-space limit (ulimit -v) leaves room for %d thread%s; using %d\n",
@@ -94,7 +96,7 @@ void print_json(const nlohmann::json& j) {
 }
 
 void report_peak_memory() {
-  if (!g_text_report) return;
+  if (!g_text_report || !Cluster::get().is_root()) return;
   const MemoryPeak p = peak_memory();
   std::fprintf(stderr, "peak memory: %.1f MiB anonymous, %.1f MiB resident with mapped files\n",
                double(p.anonymous_bytes) / 1048576.0, double(p.resident_bytes) / 1048576.0);

@@ -30,7 +30,7 @@ void add_overwrite_option(CLI::App* cmd, CommonOptions& opts);
 // the run with one line (exit code 1) before any work.
 CLI::Validator model_argument();
 // Applies the options: thread count, progress on/off (off for JSON output), --overwrite.
-void apply_common_options(const CommonOptions& opts);
+void apply_common_options(CommonOptions& opts);
 // Names the run's input files and directories (those that exist): no output may
 // be, contain or lie inside one of them (util/output_guard.h).
 void protect_run_inputs(const std::vector<std::string>& paths);

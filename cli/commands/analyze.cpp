@@ -12,6 +12,7 @@
 #include "calibration/imatrix_file.h"
 #include "calibration/model_fingerprint.h"
 #include "calibration/super_weights.h"
+#include "distributed/cluster.h"
 #include "export/gguf/gguf_names.h"
 #include "io/model_locator.h"
 #include "model/model_loader.h"
@@ -132,8 +133,9 @@ void run(const AnalyzeArgs& a, const CommonOptions& opts) {
                      data.path, tokens.size(), windows.windows_available, a.ctx, a.samples, a.samples * a.ctx,
                      windows.windows_available == 0 ? "one shorter window" : "all of them"));
 
+  const Cluster& cluster = Cluster::get();
   std::error_code ec;
-  fs::create_directories(ckpt_dir, ec);
+  if (cluster.is_root()) fs::create_directories(ckpt_dir, ec);  // rank 0 keeps the checkpoint and writes the outputs
   if (ec) throw file_error(ckpt_dir, "cannot create the checkpoint folder: " + ec.message() + " (choose another -o or --resume)");
   const std::string ckpt = (fs::path(ckpt_dir) / "analyze.ckpt.gguf").string();
 
@@ -151,6 +153,7 @@ void run(const AnalyzeArgs& a, const CommonOptions& opts) {
   };
   std::unique_ptr<Analysis> r = run_analysis(model, windows, ao);
   if (bar) bar->finish();
+  if (!cluster.is_root()) return;  // its windows' statistics went to rank 0
   if (r->resumed_windows > 0 && !opts.quiet)
     std::fprintf(stderr, "resumed from checkpoint %s after %lld of %lld windows\n", ckpt.c_str(),
                  (long long)r->resumed_windows, (long long)r->windows);
@@ -195,6 +198,7 @@ void run(const AnalyzeArgs& a, const CommonOptions& opts) {
                         {"resumed_samples", r->resumed_windows},
                         {"seconds", r->seconds},
                         {"tokens_per_second", r->tokens_per_second},
+                        {"processes", cluster.size()},
                         {"output", output},
                         {"output_format", a.output_format},
                         {"entries", im.entries.size()},

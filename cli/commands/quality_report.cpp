@@ -168,7 +168,7 @@ void write_plot(const CompareArgs& a, const std::vector<QualityRow>& rows) {
   out.commit();
 }
 
-void run(const CompareArgs& a, const CommonOptions& opts, bool detailed) {
+void run(const CompareArgs& a, CommonOptions opts, bool detailed) {
   apply_common_options(opts);
   protect_run_inputs({a.original, a.data});
   protect_run_inputs(a.quantized);

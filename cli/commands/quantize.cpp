@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "../cli_common.h"
+#include "distributed/cluster.h"
 #include "quantize_coherence.h"
 #include "quantize_dynamic.h"
 #include "quantize_hf.h"
@@ -159,6 +160,7 @@ void register_quantize(CLI::App& app) {
       lowbit->seed = hf->seed;
       lowbit->resume_dir = hf->resume_dir;
       lowbit->restart = hf->restart;
+      if (!Cluster::get().is_root()) return;  // not distributed yet: rank 0 runs it alone
       run_quantize_lowbit(*lowbit, *opts);
       return;
     }
@@ -190,6 +192,7 @@ void register_quantize(CLI::App& app) {
         throw CLI::ValidationError("--super-weight-type", "applies to GGUF; gptq/awq/rtn keep protected linears unquantized");
       if (!hf->dynamic_experts && (dyn->dyn.o_emin->count() || dyn->dyn.o_emax->count() || dyn->dyn.o_hot->count()))
         throw CLI::ValidationError("--expert-min-bits/--expert-max-bits/--hot-expert-fraction", "need --dynamic-experts");
+      if (!Cluster::get().is_root()) return;  // not distributed yet: rank 0 runs it alone
       run_quantize_hf(*hf, *opts);
       return;
     }
@@ -224,6 +227,7 @@ void register_quantize(CLI::App& app) {
       per_tensor->update(1, fmt::format("{} {}", t.name, ggml::type_name(t.type)));
     });
     if (per_tensor) per_tensor->finish();
+    if (!Cluster::get().is_root()) return;  // rank 0 wrote the file and reports
     const auto coherent = a->dry_run ? std::nullopt : run_coherence_check(*coherence, a->model, eo.output);
     std::vector<QualityRow> rows;
     if (dyn->quality.enabled && !a->dry_run)

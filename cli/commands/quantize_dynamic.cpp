@@ -8,6 +8,7 @@
 
 #include "calibration/imatrix_file.h"
 #include "calibration/model_fingerprint.h"
+#include "distributed/cluster.h"
 #include "export/gguf/gguf_exporter.h"
 #include "io/gguf/gguf_tensor_info.h"
 #include "io/model_locator.h"
@@ -246,6 +247,7 @@ void run_quantize_dynamic(const QuantizeDynamicArgs& a, const CommonOptions& opt
     per_tensor->update(1, fmt::format("{} {}", t.name, ggml::type_name(t.type)));
   });
   if (per_tensor) per_tensor->finish();
+  if (!Cluster::get().is_root()) return;  // rank 0 wrote the file and reports
   if (r.file_bytes != plan.allocation.file_bytes && !opts.quiet)
     std::fprintf(stderr, "warning: %s has %zu bytes; the plan predicted %llu\n", output.c_str(), r.file_bytes,
                  (unsigned long long)plan.allocation.file_bytes);

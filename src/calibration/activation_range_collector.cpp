@@ -70,4 +70,21 @@ void ActivationRangeCollector::load_state(const CollectorState& state) {
   }
 }
 
+std::unique_ptr<Collector> ActivationRangeCollector::empty_clone() const {
+  return std::make_unique<ActivationRangeCollector>();
+}
+
+void ActivationRangeCollector::merge(const Collector& later) {
+  for (const auto& [k, r] : same_collector<ActivationRangeCollector>(*this, later).stats_) {
+    ActivationRange& mine = stats_[k];
+    if (mine.max_abs.empty()) mine.max_abs.assign(r.max_abs.size(), 0.0f);
+    if (mine.max_abs.size() != r.max_abs.size())
+      fail("cannot merge activation ranges of {}: {} channels into {}", linear_key_name(k), r.max_abs.size(),
+           mine.max_abs.size());
+    for (size_t j = 0; j < r.max_abs.size(); ++j) mine.max_abs[j] = std::max(mine.max_abs[j], r.max_abs[j]);
+    add_elementwise(mine.sum_abs, r.sum_abs, "activation ranges of " + linear_key_name(k));
+    mine.tokens += r.tokens;
+  }
+}
+
 }  // namespace llmq

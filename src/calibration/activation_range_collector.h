@@ -23,6 +23,8 @@ class ActivationRangeCollector : public Collector {
   void on_linear_input(int layer, LinearSlot slot, int expert, float* X, int64_t T, int64_t in) override;
   CollectorState save_state() const override;
   void load_state(const CollectorState& state) override;
+  std::unique_ptr<Collector> empty_clone() const override;
+  void merge(const Collector& later) override;
 
   const ActivationRange* find(const LinearKey& k) const;
   const std::map<LinearKey, ActivationRange>& stats() const { return stats_; }

@@ -16,6 +16,11 @@
 
 namespace llmq {
 
+// Windows per block of summation (window_blocks.h): fixed, so that the
+// statistics do not depend on how many processes ran the pass; up to
+// windows / 4 processes share an analysis.
+inline constexpr int64_t kAnalysisWindowsPerBlock = 4;
+
 struct AnalysisOptions {
   bool collect_spikes = false;      // down_proj activation spikes (super weights)
   std::string checkpoint_path;      // empty: no checkpoints

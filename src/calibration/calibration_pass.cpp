@@ -53,6 +53,12 @@ void CalibrationPass::run(const std::vector<std::vector<int32_t>>& windows, cons
   }
 }
 
+void add_elementwise(std::vector<double>& into, const std::vector<double>& later, const std::string& what) {
+  if (into.empty()) into.assign(later.size(), 0.0);  // 0 + x, not a copy: the same bits as one running sum from zero
+  if (into.size() != later.size()) fail("cannot merge {}: {} values into {}", what, later.size(), into.size());
+  for (size_t i = 0; i < into.size(); ++i) into[i] += later[i];
+}
+
 std::string linear_key_name(const LinearKey& k) {
   std::string s = fmt::format("L{}.{}", k.layer, linear_slot_name(k.slot));
   if (k.expert >= 0) s += fmt::format(".e{}", k.expert);

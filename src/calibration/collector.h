@@ -10,14 +10,19 @@
 //     do not depend on the thread count of its inner loops);
 //   - save_state() returns every accumulated number as named float64 arrays
 //     and load_state() restores them exactly, so a run resumed from a
-//     checkpoint ends bit-identical to an uninterrupted one.
+//     checkpoint ends bit-identical to an uninterrupted one;
+//   - windows are collected in fixed blocks (window_blocks.h), each into an
+//     empty_clone(), and the blocks are merge()d in window order: the sums
+//     then do not depend on how many processes shared the blocks.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "model/forward_hooks.h"
+#include "util/error.h"
 
 namespace llmq {
 
@@ -34,7 +39,22 @@ class Collector : public ForwardHooks {
   // Replaces the accumulated statistics; throws llmq::Error on arrays that
   // do not fit this collector (a checkpoint from another configuration).
   virtual void load_state(const CollectorState& state) = 0;
+  // An empty collector of the same configuration.
+  virtual std::unique_ptr<Collector> empty_clone() const = 0;
+  // Adds the statistics of `later` (a collector of the same type, fed the
+  // windows that follow this one's): sums add, maxima keep the larger, a
+  // record moves only to a strictly larger peak, exactly as one collector
+  // fed every window would have.
+  virtual void merge(const Collector& later) = 0;
 };
+
+// `later` as a T, or llmq::Error naming both collectors.
+template <typename T>
+const T& same_collector(const Collector& self, const Collector& later) {
+  const T* t = dynamic_cast<const T*>(&later);
+  if (!t) throw Error("cannot merge collector '" + later.name() + "' into '" + self.name() + "'");
+  return *t;
+}
 
 // Identifies one linear input: the slot of a layer, and the expert inside
 // an MoE layer (-1 for dense linears).
@@ -44,6 +64,10 @@ struct LinearKey {
   int expert = -1;
   auto operator<=>(const LinearKey&) const = default;
 };
+
+// into += later, element by element (into may be empty: it becomes a copy);
+// throws llmq::Error naming `what` when the lengths differ.
+void add_elementwise(std::vector<double>& into, const std::vector<double>& later, const std::string& what);
 
 // "L3.qkv", "L3.down.e12": stable names for state arrays and messages.
 std::string linear_key_name(const LinearKey& k);

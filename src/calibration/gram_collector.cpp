@@ -82,4 +82,15 @@ void GramCollector::load_state(const CollectorState& state) {
   }
 }
 
+std::unique_ptr<Collector> GramCollector::empty_clone() const { return std::make_unique<GramCollector>(slots_, layers_); }
+
+void GramCollector::merge(const Collector& later) {
+  for (const auto& [k, g] : same_collector<GramCollector>(*this, later).stats_) {
+    GramStats& mine = stats_[k];
+    if (mine.upper.empty()) mine.n = g.n;
+    add_elementwise(mine.upper, g.upper, "Gram matrix of " + linear_key_name(k));
+    mine.tokens += g.tokens;
+  }
+}
+
 }  // namespace llmq

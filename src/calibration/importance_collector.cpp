@@ -68,4 +68,14 @@ void ImportanceCollector::load_state(const CollectorState& state) {
   }
 }
 
+std::unique_ptr<Collector> ImportanceCollector::empty_clone() const { return std::make_unique<ImportanceCollector>(); }
+
+void ImportanceCollector::merge(const Collector& later) {
+  for (const auto& [k, s] : same_collector<ImportanceCollector>(*this, later).stats_) {
+    ImportanceStats& mine = stats_[k];
+    add_elementwise(mine.sum_sq, s.sum_sq, "importance of " + linear_key_name(k));
+    mine.tokens += s.tokens;
+  }
+}
+
 }  // namespace llmq

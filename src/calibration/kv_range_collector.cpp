@@ -41,4 +41,18 @@ void KvRangeCollector::load_state(const CollectorState& state) {
   v_max_.assign(v->second.begin(), v->second.end());
 }
 
+std::unique_ptr<Collector> KvRangeCollector::empty_clone() const { return std::make_unique<KvRangeCollector>(); }
+
+void KvRangeCollector::merge(const Collector& later) {
+  const KvRangeCollector& o = same_collector<KvRangeCollector>(*this, later);
+  if (o.k_max_.size() > k_max_.size()) {
+    k_max_.resize(o.k_max_.size(), 0.0f);
+    v_max_.resize(o.v_max_.size(), 0.0f);
+  }
+  for (size_t l = 0; l < o.k_max_.size(); ++l) {
+    k_max_[l] = std::max(k_max_[l], o.k_max_[l]);
+    v_max_[l] = std::max(v_max_[l], o.v_max_[l]);
+  }
+}
+
 }  // namespace llmq

@@ -15,6 +15,8 @@ class KvRangeCollector : public Collector {
   void on_kv_cache(int layer, const float* K, const float* V, int64_t T, int64_t kv_dim) override;
   CollectorState save_state() const override;
   void load_state(const CollectorState& state) override;
+  std::unique_ptr<Collector> empty_clone() const override;
+  void merge(const Collector& later) override;
 
   // Per layer (0 for a layer no token reached).
   const std::vector<float>& k_max() const { return k_max_; }

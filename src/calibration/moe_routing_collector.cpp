@@ -64,4 +64,21 @@ void MoeRoutingCollector::load_state(const CollectorState& state) {
     if (int64_t(s.counts.size()) != n_experts_) fail("MoE routing state: layer {} has {} experts, model has {}", l, s.counts.size(), n_experts_);
 }
 
+std::unique_ptr<Collector> MoeRoutingCollector::empty_clone() const {
+  return std::make_unique<MoeRoutingCollector>(n_experts_);
+}
+
+void MoeRoutingCollector::merge(const Collector& later) {
+  for (const auto& [l, s] : same_collector<MoeRoutingCollector>(*this, later).layers_) {
+    MoeRoutingStats& mine = layers_[l];
+    if (mine.counts.empty()) mine.counts.assign(s.counts.size(), 0);
+    if (mine.counts.size() != s.counts.size())
+      fail("cannot merge MoE routing of layer {}: {} experts into {}", l, s.counts.size(), mine.counts.size());
+    for (size_t e = 0; e < s.counts.size(); ++e) mine.counts[e] += s.counts[e];
+    add_elementwise(mine.weight_sum, s.weight_sum, fmt::format("MoE routing weights of layer {}", l));
+    mine.tokens += s.tokens;
+    mine.top_k = s.top_k;
+  }
+}
+
 }  // namespace llmq

@@ -27,6 +27,8 @@ class MoeRoutingCollector : public Collector {
   void on_moe_routing(int layer, const int32_t* experts, const float* weights, int64_t T, int64_t k) override;
   CollectorState save_state() const override;
   void load_state(const CollectorState& state) override;
+  std::unique_ptr<Collector> empty_clone() const override;
+  void merge(const Collector& later) override;
 
   const std::map<int, MoeRoutingStats>& layers() const { return layers_; }
 

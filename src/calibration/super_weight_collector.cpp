@@ -107,4 +107,25 @@ void SuperWeightCollector::load_state(const CollectorState& state) {
   }
 }
 
+std::unique_ptr<Collector> SuperWeightCollector::empty_clone() const { return std::make_unique<SuperWeightCollector>(); }
+
+void SuperWeightCollector::merge(const Collector& later) {
+  // The same strict comparisons as the hooks: a later peak replaces an earlier one only when larger.
+  for (const auto& [key, s] : same_collector<SuperWeightCollector>(*this, later).spikes_) {
+    DownProjSpike& mine = spikes_[key];
+    if (s.max_in > mine.max_in) {
+      mine.max_in = s.max_in;
+      mine.max_in_col = s.max_in_col;
+    }
+    if (s.max_out > mine.max_out) {
+      mine.max_out = s.max_out;
+      mine.row = s.row;
+      mine.col = s.col;
+      mine.in_at_peak = s.in_at_peak;
+      mine.window = s.window;
+      mine.position = s.position;
+    }
+  }
+}
+
 }  // namespace llmq

@@ -34,6 +34,8 @@ class SuperWeightCollector : public Collector {
   void on_moe_routing(int layer, const int32_t* experts, const float* weights, int64_t T, int64_t k) override;
   CollectorState save_state() const override;
   void load_state(const CollectorState& state) override;
+  std::unique_ptr<Collector> empty_clone() const override;
+  void merge(const Collector& later) override;
 
   // Keyed by (layer, expert); expert is -1 for dense MLPs.
   const std::map<std::pair<int, int>, DownProjSpike>& spikes() const { return spikes_; }

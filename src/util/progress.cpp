@@ -9,15 +9,17 @@
 namespace llmq {
 
 static bool g_progress = true;
+static bool g_muted = false;
 void set_progress_enabled(bool on) { g_progress = on; }
-bool progress_enabled() { return g_progress; }
+bool progress_enabled() { return g_progress && !g_muted; }
+void mute_progress() { g_muted = true; }
 
 static ProgressListener g_listener;
 void set_progress_listener(ProgressListener listener) { g_listener = std::move(listener); }
 
 Progress::Progress(std::string label, size_t total, bool enabled, std::string unit)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total),
-      enabled_(enabled && g_progress), tty_(::isatty(2)),
+      enabled_(enabled && progress_enabled()), tty_(::isatty(2)),
       start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
 
 double Progress::elapsed_seconds() const {

@@ -28,6 +28,9 @@ class Progress {
 // Global switch the CLI sets from --quiet / --format json.
 void set_progress_enabled(bool on);
 bool progress_enabled();
+// Off for the rest of the process whatever the options say (the ranks of a
+// distributed job other than rank 0, which reports for all).
+void mute_progress();
 
 // Sees every update of every Progress (label, done, total; total 0 when
 // unknown), displayed or not: the Python package's progress callback.

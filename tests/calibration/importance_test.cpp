@@ -125,6 +125,8 @@ TEST_F(ImportanceTest, GramMatrixMatchesNaiveProduct) {
     }
     CollectorState save_state() const override { return {}; }
     void load_state(const CollectorState&) override {}
+    std::unique_ptr<Collector> empty_clone() const override { return nullptr; }  // never run in blocks
+    void merge(const Collector&) override {}
   } both;
   both.r = &rec;
   pass.add(both);

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "distributed/ordered_jobs.h"
 #include "export/gguf/gguf_model_metadata.h"
 #include "export/gguf/gguf_tensor_source.h"
 #include "io/gguf/gguf_writer.h"
@@ -146,24 +147,39 @@ GgufExportResult export_gguf(const std::string& model_dir, const GgufExportOptio
   check_importance(model_dir, layout, plan, opt.importance, quant.preset);
   if (opt.output.empty()) fail("no output path given for the GGUF file");
   protect_input(opt.output, ckpt);
-  const std::unique_ptr<Tokenizer> tokenizer = Tokenizer::load(model_dir);
-  const std::string name = opt.model_name.empty() ? model_short_name(model_dir) : opt.model_name;
-
-  GgufWriter writer(opt.output);
-  for (const auto& [key, value] : gguf_model_metadata(cfg, *tokenizer, name, preset_info(quant.preset).file_type))
-    writer.set(key, value);
-  for (size_t i = 0; i < layout.size(); ++i) writer.add_tensor(layout[i].name, layout[i].ne, plan[i].type);
+  // Rank 0 writes the file; every rank (one, unless run under mpirun) encodes tensors, the next one free at a time.
+  Cluster& cluster = Cluster::get();
+  std::unique_ptr<GgufWriter> writer;
+  if (cluster.is_root()) {
+    const std::unique_ptr<Tokenizer> tokenizer = Tokenizer::load(model_dir);
+    const std::string name = opt.model_name.empty() ? model_short_name(model_dir) : opt.model_name;
+    writer = std::make_unique<GgufWriter>(opt.output);
+    for (const auto& [key, value] : gguf_model_metadata(cfg, *tokenizer, name, preset_info(quant.preset).file_type))
+      writer->set(key, value);
+    for (size_t i = 0; i < layout.size(); ++i) writer->add_tensor(layout[i].name, layout[i].ne, plan[i].type);
+  }
 
   std::vector<float> values, scratch;
-  std::vector<uint8_t> encoded;
-  for (size_t i = 0; i < layout.size(); ++i) {
-    read_gguf_tensor(ckpt, cfg, layout[i], values, scratch);
-    encode_tensor(layout[i], plan[i].type, plan[i].quantizable, values, opt.importance, encoded,
-                  result.tensors[i].used_importance);
-    writer.write_tensor_data(layout[i].name, encoded.data(), encoded.size());
-    if (progress) progress(i, layout.size(), result.tensors[i]);
+  auto produce = [&](int64_t i) {
+    std::vector<uint8_t> encoded;
+    bool used_importance = false;
+    read_gguf_tensor(ckpt, cfg, layout[size_t(i)], values, scratch);
+    encode_tensor(layout[size_t(i)], plan[size_t(i)].type, plan[size_t(i)].quantizable, values, opt.importance, encoded,
+                  used_importance);
+    encoded.push_back(used_importance ? 1 : 0);  // travels with the bytes to the writing rank
+    return encoded;
+  };
+  auto consume = [&](int64_t i, std::vector<uint8_t>& encoded) {
+    result.tensors[size_t(i)].used_importance = encoded.back() != 0;
+    writer->write_tensor_data(layout[size_t(i)].name, encoded.data(), encoded.size() - 1);
+    if (progress) progress(size_t(i), layout.size(), result.tensors[size_t(i)]);
+  };
+  run_ordered_jobs(cluster, int64_t(layout.size()), produce, consume);
+  if (!cluster.is_root()) {
+    result.seconds = elapsed();
+    return result;
   }
-  writer.finish();
+  writer->finish();
   result.output = opt.output;
   result.file_bytes = size_t(fs::file_size(opt.output));
   result.seconds = elapsed();
