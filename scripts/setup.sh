@@ -15,6 +15,7 @@ PKGS=(
   libbenchmark-dev                    # benchmarks under bench/
   pybind11-dev python3-dev            # the Python package llm_quantize (python/)
   python3-numpy python3-pytest        # its arrays, and its tests
+  libopenmpi-dev openmpi-bin          # distributed runs (mpirun -np N llm-quantize ...) and their tests
 )
 missing=()
 for p in "${PKGS[@]}"; do

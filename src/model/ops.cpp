@@ -1,5 +1,7 @@
 #include "model/ops.h"
 
+#include "runtime/deterministic_gemm.h"
+
 #include "util/address_space.h"
 
 #include "quant/formats/ggml/ggml_quants.h"
@@ -24,12 +26,7 @@ static void add_bias(float* Y, const float* bias, int64_t T, int64_t out) {
 }
 
 void linear(const float* X, const float* W, const float* bias, float* Y, int64_t T, int64_t in, int64_t out) {
-  if (T == 1) {
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, int(out), int(in), 1.0f, W, int(in), X, 1, 0.0f, Y, 1);
-  } else {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(out), int(in), 1.0f, X, int(in), W, int(in), 0.0f,
-                Y, int(out));
-  }
+  runtime::gemm(false, true, T, out, in, 1.0f, X, in, W, in, 0.0f, Y, out);  // one token too: the same bits on any thread count
   add_bias(Y, bias, T, out);
 }
 
@@ -82,8 +79,7 @@ void linear(const float* X, const Tensor& W, const Tensor& bias, float* Y, int64
     const int64_t n = std::min(tile, out - r0);
     W.read_rows(r0, n, buf.data());
     // Y[:, r0:r0+n] = X * tile^T, written in place through the leading dimension.
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(T), int(n), int(in), 1.0f, X, int(in), buf.data(),
-                int(in), 0.0f, Y + r0, int(out));
+    runtime::gemm(false, true, T, n, in, 1.0f, X, in, buf.data(), in, 0.0f, Y + r0, out);
   }
   add_bias(Y, b, T, out);
 }

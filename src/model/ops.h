@@ -1,6 +1,7 @@
 #pragma once
 // The numeric building blocks of the forward pass. Matrix products go to
-// OpenBLAS sgemm; element-wise loops are OpenMP-parallel over rows.
+// OpenBLAS sgemm in fixed tiles (runtime/deterministic_gemm.h); element-wise
+// loops are OpenMP-parallel over rows.
 #include <cstdint>
 
 #include "model/tensor.h"

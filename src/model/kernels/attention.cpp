@@ -48,30 +48,36 @@ void attention_by_rows(const float* Q, const float* K, const float* V, float* ou
 
 // Prefill: per head, blocks of queries as two matrix products (scores, then
 // scores times values) on a [block, visible keys] tile, so that memory is
-// one tile, not a [T, T] matrix per head.
+// one tile per thread, not a [T, T] matrix per head. Each (head, block) is a
+// task of one thread whose products run single-threaded: the bits do not
+// depend on the thread count (runtime/deterministic_gemm.h says why that matters).
 void attention_by_tiles(const float* Q, const float* K, const float* V, float* out, int64_t T, int64_t pos0,
                         int64_t n_heads, int64_t n_kv_heads, int64_t head_dim) {
   const int64_t qd = n_heads * head_dim, kvd = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
   const float scale = 1.0f / std::sqrt(float(head_dim));
   constexpr int64_t kQueries = 256;
-  std::vector<float> S(size_t(std::min(T, kQueries) * (pos0 + T)));
-  for (int64_t head = 0; head < n_heads; ++head) {
-    const float* Kh = K + (head / group) * head_dim;
-    const float* Vh = V + (head / group) * head_dim;
-    for (int64_t t0 = 0; t0 < T; t0 += kQueries) {
-      const int64_t rows = std::min(kQueries, T - t0), keys = pos0 + t0 + rows;  // keys the block's last query sees
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(keys), int(head_dim), scale,
-                  Q + t0 * qd + head * head_dim, int(qd), Kh, int(kvd), 0.0f, S.data(), int(keys));
-#pragma omp parallel for schedule(static) if (rows > 8)
-      for (int64_t i = 0; i < rows; ++i) {
-        float* row = S.data() + i * keys;
-        const int64_t visible = pos0 + t0 + i + 1;
-        ops::softmax(row, visible);
-        std::fill(row + visible, row + keys, 0.0f);
+  const int64_t n_blocks = (T + kQueries - 1) / kQueries;
+#pragma omp parallel
+  {
+    std::vector<float> S(size_t(std::min(T, kQueries) * (pos0 + T)));
+#pragma omp for schedule(dynamic, 1) collapse(2)
+    for (int64_t head = 0; head < n_heads; ++head)
+      for (int64_t qb = 0; qb < n_blocks; ++qb) {
+        const float* Kh = K + (head / group) * head_dim;
+        const float* Vh = V + (head / group) * head_dim;
+        const int64_t t0 = qb * kQueries;
+        const int64_t rows = std::min(kQueries, T - t0), keys = pos0 + t0 + rows;  // keys the block's last query sees
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(rows), int(keys), int(head_dim), scale,
+                    Q + t0 * qd + head * head_dim, int(qd), Kh, int(kvd), 0.0f, S.data(), int(keys));
+        for (int64_t i = 0; i < rows; ++i) {
+          float* row = S.data() + i * keys;
+          const int64_t visible = pos0 + t0 + i + 1;
+          ops::softmax(row, visible);
+          std::fill(row + visible, row + keys, 0.0f);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(head_dim), int(keys), 1.0f, S.data(),
+                    int(keys), Vh, int(kvd), 0.0f, out + t0 * qd + head * head_dim, int(qd));
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(rows), int(head_dim), int(keys), 1.0f, S.data(),
-                  int(keys), Vh, int(kvd), 0.0f, out + t0 * qd + head * head_dim, int(qd));
-    }
   }
 }
 

@@ -9,6 +9,7 @@
 #endif
 
 #include "quant/methods/hessian_inverse.h"
+#include "runtime/deterministic_gemm.h"
 #include "util/error.h"
 
 namespace llmq {
@@ -207,8 +208,7 @@ QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQ
     }
     // ... and over every column after the block in one product: W[i2:] -= U[i1:i2, i2:]^T Err.
     if (i2 < n)
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(n - i2), int(m), int(count), -1.0f, U.data() + i1 * n + i2,
-                  int(n), err.data(), int(m), 1.0f, wt.data() + i2 * m, int(m));
+      runtime::gemm(true, false, n - i2, m, count, -1.0f, U.data() + i1 * n + i2, n, err.data(), m, 1.0f, wt.data() + i2 * m, m);
   }
 
   // Back to the original column order; act order without static groups keeps its groups in g_idx.
