@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "calibration/super_weights.h"
+#include "distributed/cluster.h"
 #include "export/hf/hf_quantize_pipeline.h"
 #include "mixed/expert_bits.h"
 #include "mixed/hf_bit_allocation.h"
@@ -235,8 +236,24 @@ void print_protection(const SuperWeightProtection& p) {
 
 void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
   HfQuantizeJob job = make_job(a);
-  const std::optional<ExpertBitsPlan> experts = expert_bits_plan(a, job);
-  const std::optional<HfBitAllocation> budget = budget_plan(a, job, common.quiet || common.json());
+  // In a distributed GPTQ run rank 0 plans the bits, every rank quantizes its share, rank 0 writes and reports.
+  Cluster& cluster = Cluster::get();
+  std::optional<ExpertBitsPlan> experts;
+  std::optional<HfBitAllocation> budget;
+  if (cluster.is_root()) {
+    experts = expert_bits_plan(a, job);
+    budget = budget_plan(a, job, common.quiet || common.json());
+  }
+  if (!cluster.single()) {
+    std::string bits = cluster.is_root() ? nlohmann::json(job.quant.linear_bits).dump() : std::string();
+    std::vector<uint8_t> bytes(bits.begin(), bits.end());
+    cluster.broadcast(bytes, 0);
+    nlohmann::json::parse(bytes.begin(), bytes.end()).get_to(job.quant.linear_bits);
+  }
+  if (!cluster.is_root()) {
+    run_hf_quantize(job, {});
+    return;
+  }
   std::unique_ptr<Progress> bar;
   const HfQuantizeOutcome r = run_hf_quantize(job, [&](int layer, int n) {
     if (!bar) bar = std::make_unique<Progress>(a.method, size_t(n), true, "layers");

@@ -1,7 +1,6 @@
 #include "calibration/analysis.h"
 
 #include <chrono>
-#include <cstring>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -50,10 +49,7 @@ std::unique_ptr<Analysis> run_analysis(const Transformer& model, const Calibrati
   if (cluster.is_root() && !opt.checkpoint_path.empty() && !opt.restart) {
     if (auto done = load_checkpoint(opt.checkpoint_path, fingerprint, pass.collectors())) first = std::min(*done, total);
   }
-  std::vector<uint8_t> first_bytes(sizeof first);
-  std::memcpy(first_bytes.data(), &first, sizeof first);
-  cluster.broadcast(first_bytes, 0);
-  std::memcpy(&first, first_bytes.data(), sizeof first);
+  first = cluster.broadcast(first, 0);
   int64_t first_block = 0;
   while (first_block < blocks.count() && blocks.end_window(first_block) <= first) ++first_block;
   if (first_block < blocks.count() && blocks.first_window(first_block) != first)

@@ -47,15 +47,22 @@ WindowBlocks::WindowBlocks(int64_t windows, int64_t windows_per_block) {
   starts_.push_back(windows);
 }
 
+std::pair<int64_t, int64_t> blocks_of_rank(const WindowBlocks& blocks, int64_t first_block, int rank, int ranks) {
+  const int64_t left = std::max<int64_t>(0, blocks.count() - first_block);
+  return {first_block + left * rank / ranks, first_block + left * (rank + 1) / ranks};
+}
+
+std::pair<int64_t, int64_t> windows_of_rank(const WindowBlocks& blocks, int64_t first_block, int rank, int ranks) {
+  const auto [b0, b1] = blocks_of_rank(blocks, first_block, rank, ranks);
+  return {b0 < b1 ? blocks.first_window(b0) : 0, b0 < b1 ? blocks.end_window(b1 - 1) : 0};
+}
+
 void collect_in_blocks(const std::vector<Collector*>& totals, const WindowBlocks& blocks, Cluster& cluster,
                        const BlockRunner& run, Delivery delivery, int64_t first_block,
                        const std::function<void(int64_t, bool)>& after_block) {
   // Blocks before first_block are already in the totals; the rest are shared out afresh.
   const int ranks = cluster.size(), me = cluster.rank();
   const int64_t left = std::max<int64_t>(0, blocks.count() - first_block);
-  auto range_of = [&](int r) {
-    return std::pair<int64_t, int64_t>{first_block + left * r / ranks, first_block + left * (r + 1) / ranks};
-  };
   auto run_block = [&](int64_t b) {
     auto block = empty_clones(totals);
     run(blocks.first_window(b), blocks.end_window(b), pointers(block));
@@ -68,7 +75,7 @@ void collect_in_blocks(const std::vector<Collector*>& totals, const WindowBlocks
   // The totals pass along the ranks in order (0 -> 1 -> ... -> N-1), each rank
   // adding its blocks in window order: the sums are those of one process, and
   // only N - 1 totals travel, not one per block.
-  const auto [first, end] = range_of(me);
+  const auto [first, end] = blocks_of_rank(blocks, first_block, me, ranks);
   if (me == 0) {
     for (int64_t b = first; b < end; ++b) {
       merge_block(run_block(b));  // rank 0 adds as it goes: at most one block's statistics on top of the totals

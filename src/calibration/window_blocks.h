@@ -31,6 +31,13 @@ class WindowBlocks {
   std::vector<int64_t> starts_;
 };
 
+// The blocks [first, end) rank `rank` of `ranks` runs when blocks from
+// `first_block` on are shared out: contiguous, as even in count as the
+// blocks allow (ranks past the block count get none).
+std::pair<int64_t, int64_t> blocks_of_rank(const WindowBlocks& blocks, int64_t first_block, int rank, int ranks);
+// The same as windows [first, end).
+std::pair<int64_t, int64_t> windows_of_rank(const WindowBlocks& blocks, int64_t first_block, int rank, int ranks);
+
 // Who ends up with the merged statistics.
 enum class Delivery { Root, All };
 
@@ -39,8 +46,7 @@ using BlockRunner = std::function<void(int64_t first_window, int64_t end_window,
 
 // Collects every block of `blocks` from `first_block` on into `totals`
 // (which hold the blocks before it: a resumed run), this rank running the
-// blocks it owns (a contiguous share, as even in count as the blocks allow;
-// ranks past the block count get none). The running totals then pass from
+// blocks it owns (blocks_of_rank). The running totals then pass from
 // rank to rank, each adding its blocks in order (N - 1 messages of one
 // state each). With Delivery::Root only rank 0's totals are complete; with
 // Delivery::All every rank's are. `after_block(b, ran_here)` runs on rank 0

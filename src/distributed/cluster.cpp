@@ -153,6 +153,15 @@ void Cluster::broadcast(std::vector<uint8_t>& bytes, int root) {
 #endif
 }
 
+int64_t Cluster::broadcast(int64_t value, int root) {
+  std::vector<uint8_t> bytes(sizeof value);
+  std::memcpy(bytes.data(), &value, sizeof value);
+  broadcast(bytes, root);
+  if (bytes.size() != sizeof value) fail("broadcast of a number: {} bytes arrived", bytes.size());
+  std::memcpy(&value, bytes.data(), sizeof value);
+  return value;
+}
+
 bool Cluster::all_ok(bool ok) {
 #ifdef LLMQ_HAVE_MPI
   if (!joined_ || size_ == 1) return ok;

@@ -42,6 +42,8 @@ class Cluster {
   std::optional<std::vector<uint8_t>> receive_any(int tag, int* from, bool wait);
   // Root's bytes on every rank.
   void broadcast(std::vector<uint8_t>& bytes, int root);
+  // Root's value on every rank (returned).
+  int64_t broadcast(int64_t value, int root);
   // Whether every rank passed ok = true.
   bool all_ok(bool ok);
 

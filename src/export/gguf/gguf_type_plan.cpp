@@ -6,7 +6,9 @@
 #include <numeric>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include "distributed/cluster.h"
 #include "util/error.h"
 #include "util/user_regex.h"
 
@@ -327,6 +329,29 @@ std::vector<TensorTypeChoice> plan_tensor_types(const ModelConfig& cfg, const st
                               cat != Category::TokenEmbd && cat != Category::Output;
   }
   return out;
+}
+
+void share_gguf_plan(GgufQuantOptions& opt, Cluster& cluster) {
+  if (cluster.single()) return;
+  std::string text;
+  if (cluster.is_root()) {
+    nlohmann::json types = nlohmann::json::object();
+    for (const auto& [name, type] : opt.tensor_type_by_name) types[name] = ggml::type_name(type);
+    text = nlohmann::json{{"preset", preset_info(opt.preset).name}, {"types", types}}.dump();
+  }
+  std::vector<uint8_t> bytes(text.begin(), text.end());
+  cluster.broadcast(bytes, 0);
+  if (cluster.is_root()) return;
+  const nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end());
+  const auto preset = preset_from_name(j.at("preset").get<std::string>());
+  if (!preset) fail("rank 0 sent an unknown preset {}", j.at("preset").dump());
+  opt.preset = *preset;
+  opt.tensor_type_by_name.clear();
+  for (const auto& [name, type] : j.at("types").items()) {
+    const auto t = ggml::type_from_name(type.get<std::string>());
+    if (!t) fail("rank 0 sent an unknown type {} for {}", type.dump(), name);
+    opt.tensor_type_by_name[name] = *t;
+  }
 }
 
 }  // namespace llmq

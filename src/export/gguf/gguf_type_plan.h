@@ -48,6 +48,11 @@ struct GgufQuantOptions {
   bool has_imatrix = false;          // changes a few Q4_0/Q5_0, IQ3_XXS and IQ4 choices
 };
 
+class Cluster;
+// Rank 0's preset and per-name types on every rank of a distributed job (a
+// plan is made once, on rank 0: the others encode tensors to it).
+void share_gguf_plan(GgufQuantOptions& opt, Cluster& cluster);
+
 struct TensorTypeChoice {
   ggml::GgmlType type = ggml::GgmlType::F32;
   bool quantizable = false;  // false: kept in its source float type (norms, router, ...)

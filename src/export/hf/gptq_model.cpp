@@ -7,8 +7,10 @@
 
 #include "calibration/calibration_pass.h"
 #include "calibration/gram_collector.h"
+#include "calibration/window_blocks.h"
 #include "export/hf/layer_inputs.h"
 #include "export/hf/layer_linears.h"
+#include "export/hf/linear_jobs.h"
 #include "export/hf/model_quantizer.h"
 #include "model/layer_residency.h"
 #include "quant/methods/rtn.h"
@@ -17,44 +19,51 @@ namespace llmq {
 
 namespace {
 
-// Quantizes the given linears of a layer from the Gram matrices collected for them.
+// Quantizes one linear from the Gram matrix of its input (RTN when too few tokens reached it).
+LinearOutcome quantize_linear(const LayerLinear& l, const GramStats* g, std::optional<GramStats> taken,
+                              const IntQuantizeOptions& opt) {
+  LinearOutcome o;
+  const bool expert = l.key.expert >= 0;
+  if (!g || g->tokens == 0 || (expert && g->tokens < opt.min_expert_tokens)) {
+    // Too few routed tokens for a meaningful Hessian: RTN, and say so.
+    const int64_t tokens = g ? g->tokens : 0;
+    o.q = quantize_rtn(*l.weight, opt.spec_of(l.name));
+    o.rtn_fallbacks.push_back(fmt::format("{}: {} calibration tokens (< {}), RTN", l.name, tokens, opt.min_expert_tokens));
+    o.report = {{"method", "rtn"}, {"tokens", tokens}, {"reason", "too few calibration tokens"}};
+    return o;
+  }
+  GptqStats st;
+  std::vector<double> gm = taken ? std::move(*taken).take_matrix() : g->matrix();
+  o.q = gptq_quantize(*l.weight, hessian_from_gram(std::move(gm), g->tokens), opt.spec_of(l.name), opt.gptq, &st);
+  o.report = {{"method", st.rtn_fallback ? "rtn" : "gptq"}, {"tokens", g->tokens}, {"loss", st.loss},
+              {"damp_percent", st.damp_percent}, {"dead_columns", st.dead_columns}};
+  if (!st.warning.empty()) {
+    o.warnings.push_back(l.name + ": " + st.warning);
+    o.report["warning"] = st.warning;
+  }
+  if (st.rtn_fallback) o.rtn_fallbacks.push_back(l.name + ": " + st.warning);
+  return o;
+}
+
+// Quantizes the given linears of a layer from the Gram matrices collected
+// for them, each on the rank that owns it (linear_jobs.h).
 void quantize_linears(std::vector<LayerLinear>& linears, GramCollector& gram, const IntQuantizeOptions& opt,
-                      QuantizedModel& qm) {
-  // The last linear reading an input takes its Gram matrix instead of copying it (the matrices are n^2 doubles).
+                      QuantizedModel& qm, Cluster& cluster) {
+  // The last of this rank's linears reading an input takes its Gram matrix instead of copying it (n^2 doubles).
+  const std::vector<int> owner = assign_linear_owners(linears, cluster.size());
   std::map<LinearKey, int> uses;
-  for (const LayerLinear& l : linears) ++uses[l.key];
-  for (LayerLinear& l : linears) {
+  for (size_t i = 0; i < linears.size(); ++i)
+    if (owner[i] == cluster.rank()) ++uses[linears[i].key];
+  quantize_linears_across_ranks(linears, cluster, [&](size_t i) {
+    const LayerLinear& l = linears[i];
     std::optional<GramStats> taken;
     const GramStats* g = gram.find(l.key);
     if (g && --uses[l.key] == 0) {
       taken = gram.take(l.key);
       g = &*taken;
     }
-    nlohmann::json rep;
-    QuantizedLinear q;
-    const bool expert = l.key.expert >= 0;
-    if (!g || g->tokens == 0 || (expert && g->tokens < opt.min_expert_tokens)) {
-      // Too few routed tokens for a meaningful Hessian: RTN, and say so.
-      const int64_t tokens = g ? g->tokens : 0;
-      q = quantize_rtn(*l.weight, opt.spec_of(l.name));
-      qm.rtn_fallbacks.push_back(fmt::format("{}: {} calibration tokens (< {}), RTN", l.name, tokens, opt.min_expert_tokens));
-      rep = {{"method", "rtn"}, {"tokens", tokens}, {"reason", "too few calibration tokens"}};
-    } else {
-      GptqStats st;
-      std::vector<double> gm = taken ? std::move(*taken).take_matrix() : g->matrix();
-      q = gptq_quantize(*l.weight, hessian_from_gram(std::move(gm), g->tokens), opt.spec_of(l.name), opt.gptq, &st);
-      rep = {{"method", st.rtn_fallback ? "rtn" : "gptq"}, {"tokens", g->tokens}, {"loss", st.loss},
-             {"damp_percent", st.damp_percent}, {"dead_columns", st.dead_columns}};
-      if (!st.warning.empty()) {
-        qm.warnings.push_back(l.name + ": " + st.warning);
-        rep["warning"] = st.warning;
-      }
-      if (st.rtn_fallback) qm.rtn_fallbacks.push_back(l.name + ": " + st.warning);
-    }
-    *l.weight = q.dequantize();  // later stages and layers see the quantized weights
-    qm.report["linears"][l.name] = rep;
-    qm.linears.insert_or_assign(l.name, std::move(q));
-  }
+    return quantize_linear(l, g, std::move(taken), opt);
+  }, qm);
 }
 
 // One true-sequential stage's statistics: the Gram matrices of its slots'
@@ -92,15 +101,22 @@ QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector
   const int first = stream ? stream->first_layer : 0;
   const IgnoreList ignore(opt.ignore);
 
+  // Windows go in fixed blocks, spread over the ranks of a distributed job (window_blocks.h).
+  Cluster& cluster = Cluster::get();
+  const WindowBlocks blocks(int64_t(windows.size()), kGptqWindowsPerBlock);
+  const auto [own_first, own_end] = windows_of_rank(blocks, 0, cluster.rank(), cluster.size());
+
   if (!opt.sequential) {
     GramCollector gram;
-    CalibrationPass pass(model);
-    pass.add(gram);
-    pass.run(windows);
+    collect_in_blocks({&gram}, blocks, cluster, [&](int64_t w0, int64_t w1, const std::vector<Collector*>& into) {
+      CalibrationPass pass(model);
+      pass.add(*into[0]);
+      for (int64_t i = w0; i < w1; ++i) pass.run_window(windows[size_t(i)], i);
+    }, Delivery::All);
     for (int l = first; l < n_layers; ++l) {
       prepare_layer(*qm.weights, l, stream);
       std::vector<LayerLinear> linears = without_ignored(layer_linears(*qm.weights, l), ignore);
-      quantize_linears(linears, gram, opt, qm);
+      quantize_linears(linears, gram, opt, qm, cluster);
       finish_layer(qm, source, l, stream, nullptr);
       if (progress) progress(l, n_layers);
     }
@@ -110,17 +126,21 @@ QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector
   const std::vector<std::set<LinearSlot>> stages =
       opt.true_sequential ? std::vector<std::set<LinearSlot>>{{LinearSlot::QKV}, {LinearSlot::O}, {LinearSlot::GateUp}, {LinearSlot::Down}}
                           : std::vector<std::set<LinearSlot>>{{LinearSlot::QKV, LinearSlot::O, LinearSlot::GateUp, LinearSlot::Down}};
-  LayerInputs inputs(model, windows, stream ? stream->state_memory : nullptr);
+  // This rank keeps the hidden states of its own windows only.
+  const std::vector<std::vector<int32_t>> own(windows.begin() + own_first, windows.begin() + own_end);
+  LayerInputs inputs(model, own, stream ? stream->state_memory : nullptr);
   if (first > 0) inputs.set_states(std::move(stream->states));
   for (int l = first; l < n_layers; ++l) {
     prepare_layer(*qm.weights, l, stream);
     const std::vector<LayerLinear> all = without_ignored(layer_linears(*qm.weights, l), ignore);
     for (const std::set<LinearSlot>& stage : stages) {
       GramCollector gram(stage, {l});
-      StageHooks hooks(gram, stage);
-      inputs.run(l, &hooks, false);
+      collect_in_blocks({&gram}, blocks, cluster, [&](int64_t w0, int64_t w1, const std::vector<Collector*>& into) {
+        StageHooks hooks(*static_cast<GramCollector*>(into[0]), stage);
+        inputs.run(l, &hooks, false, w0 - own_first, w1 - own_first);
+      }, Delivery::All);
       std::vector<LayerLinear> linears = of_slots(all, stage);
-      quantize_linears(linears, gram, opt, qm);
+      quantize_linears(linears, gram, opt, qm, cluster);
     }
     inputs.run(l, nullptr, true);  // the next layer sees this one quantized
     finish_layer(qm, source, l, stream, &inputs.states());

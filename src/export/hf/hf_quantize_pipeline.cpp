@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "distributed/cluster.h"
 #include "export/hf/hf_quant_writer.h"
 #include "export/hf/layer_linears.h"
 #include "export/hf/layer_spill.h"
@@ -60,6 +61,17 @@ void merge_record(const nlohmann::json& rec, nlohmann::json& report, std::vector
   for (const auto& w : rec.value("warnings", nlohmann::json::array())) warnings.push_back(w.get<std::string>());
 }
 
+// A rank other than 0 of a distributed job: the same layer walk on its own
+// calibration windows, its layers handed to nobody (rank 0 writes them).
+HfQuantizeOutcome quantize_on_other_rank(const HfQuantizeJob& job, LoadedModel& m,
+                                         const std::vector<std::vector<int32_t>>& windows, Cluster& cluster) {
+  IntLayerStream stream;
+  stream.first_layer = int(cluster.broadcast(int64_t(0), 0));  // rank 0 knows where a resumed run stands
+  stream.layer_ready = [&](int l, ModelWeights& w) { check_layer_finite(w, l, job.model_dir); };
+  quantize_model_int(*m.weights, windows, job.quant, {}, &stream);
+  return {};
+}
+
 }  // namespace
 
 HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgressFn& progress) {
@@ -107,11 +119,14 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
     windows = cw.windows;
   }
 
-  // A layer at a time: each finished layer's checkpoint tensors go to the spill, then leave memory.
-  LayerSpill spill(job.checkpoint_dir, job_fingerprint(job, windows), job.restart);
   const int n_layers = int(m.weights->cfg.n_layers);
   const bool carries_states =
       job.quant.method == IntQuantMethod::Awq || (job.quant.method == IntQuantMethod::Gptq && job.quant.sequential);
+  Cluster& cluster = Cluster::get();
+  if (!cluster.is_root()) return quantize_on_other_rank(job, m, windows, cluster);
+
+  // A layer at a time: each finished layer's checkpoint tensors go to the spill, then leave memory.
+  LayerSpill spill(job.checkpoint_dir, job_fingerprint(job, windows), job.restart);
   std::unique_ptr<SpillMemory> state_memory;  // declared before the stream: outlives every state
   const bool holds_states = job.quant.method != IntQuantMethod::Rtn;
   if (job.max_memory > 0 && holds_states) {
@@ -128,6 +143,12 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
   IntLayerStream stream;
   stream.state_memory = state_memory.get();
   stream.first_layer = resume_layer(spill, carries_states, n_layers, stream.states);
+  if (!cluster.single() && carries_states) {
+    // Saved hidden states are one process's windows; a job of several starts the layer walk over.
+    stream.first_layer = 0;
+    stream.states.clear();
+  }
+  stream.first_layer = int(cluster.broadcast(stream.first_layer, 0));
   out.resumed_layers = stream.first_layer;
   check_outer_tensors_finite(*m.weights, job.model_dir);
   stream.layer_ready = [&](int l, ModelWeights& w) { check_layer_finite(w, l, job.model_dir); };
@@ -145,7 +166,7 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
                                 {"rtn_fallbacks", std::exchange(qm.rtn_fallbacks, {})},
                                 {"warnings", std::exchange(qm.warnings, {})}};
     spill.put_layer(l, tensors, rec);
-    if (next && clock.due(*next, l + 1 == n_layers)) spill.save_states(l + 1, *next);
+    if (next && cluster.single() && clock.due(*next, l + 1 == n_layers)) spill.save_states(l + 1, *next);
   };
   QuantizedModel qm = quantize_model_int(*m.weights, windows, job.quant, progress, &stream);
   if (state_memory) out.states_spilled_bytes = state_memory->peak_spilled_bytes();

@@ -31,9 +31,12 @@ int64_t LayerInputs::tokens() const {
   return n;
 }
 
-void LayerInputs::run(int layer, ForwardHooks* hooks, bool advance) {
+void LayerInputs::run(int layer, ForwardHooks* hooks, bool advance, int64_t first, int64_t end) {
+  if (end < 0) end = int64_t(states_.size());
+  if (first < 0 || first > end || end > int64_t(states_.size()))
+    fail("windows {}..{} asked of the {} hidden states held", first, end, states_.size());
   std::vector<float> scratch;
-  for (size_t i = 0; i < states_.size(); ++i) {
+  for (size_t i = size_t(first); i < size_t(end); ++i) {
     const int64_t T = lengths_[i];
     KvCache cache = model_.make_cache(T);  // run_layer only touches this layer's slice
     float* X;

@@ -16,9 +16,10 @@ class LayerInputs {
   // Embeds every window; the states live in `memory` when given (--max-memory), else in ordinary memory.
   LayerInputs(const Transformer& model, const std::vector<std::vector<int32_t>>& windows, SpillMemory* memory = nullptr);
 
-  // Runs `layer` on every window with the model's current weights. With
-  // `advance` the states become the layer's outputs; otherwise they are kept.
-  void run(int layer, ForwardHooks* hooks, bool advance);
+  // Runs `layer` on windows [first, end) (end < 0: to the last) with the
+  // model's current weights. With `advance` the states become the layer's
+  // outputs; otherwise they are kept.
+  void run(int layer, ForwardHooks* hooks, bool advance, int64_t first = 0, int64_t end = -1);
 
   // Replaces the states (those of a resumed run); they must be of the same windows.
   void set_states(WindowStates states);

@@ -30,6 +30,13 @@ QuantizedModel quantize_model_int(const ModelWeights& source, const std::vector<
                                   const IntQuantizeOptions& opt, const LayerProgressFn& progress = {},
                                   IntLayerStream* stream = nullptr);
 
+// GPTQ's Gram matrices are summed over blocks of this many calibration
+// windows (calibration/window_blocks.h): the same bits for any number of
+// processes. Up to windows / 16 processes share the work (8 at the default
+// 128 windows); a process other than the first holds its blocks' partial
+// matrices until the totals before them arrive.
+inline constexpr int64_t kGptqWindowsPerBlock = 16;
+
 // The three methods, for callers that pick one directly.
 QuantizedModel quantize_model_rtn(const ModelWeights& source, const IntQuantizeOptions& opt,
                                   const LayerProgressFn& progress = {}, IntLayerStream* stream = nullptr);
