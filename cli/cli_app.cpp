@@ -20,7 +20,7 @@ namespace {
 // "error: ..." on stderr; in a job of several processes the line names the rank and host.
 void print_error(const char* what) {
   const Cluster& c = Cluster::get();
-  if (c.single()) std::fprintf(stderr, "error: %s\n", what);
+  if (c.processes() == 1) std::fprintf(stderr, "error: %s\n", what);
   else std::fprintf(stderr, "error: %s: %s\n", c.where().c_str(), what);
 }
 
@@ -42,10 +42,11 @@ int run_cli(int argc, char** argv) {
   register_synth(app);
 
   // In a distributed job, commands other than analyze and quantize run on rank 0 alone.
-  if (!Cluster::get().is_root()) {
-    int sub = 1;
-    while (sub < argc && argv[sub][0] == '-') ++sub;
-    if (sub < argc && std::string(argv[sub]) != "analyze" && std::string(argv[sub]) != "quantize") return kOk;
+  int sub = 1;
+  while (sub < argc && argv[sub][0] == '-') ++sub;
+  if (sub < argc && std::string(argv[sub]) != "analyze" && std::string(argv[sub]) != "quantize") {
+    if (!Cluster::get().is_root()) return kOk;
+    Cluster::get().work_alone();
   }
   bool json = false;
   for (int i = 1; i < argc; ++i) {

@@ -160,7 +160,8 @@ void register_quantize(CLI::App& app) {
       lowbit->seed = hf->seed;
       lowbit->resume_dir = hf->resume_dir;
       lowbit->restart = hf->restart;
-      if (!Cluster::get().is_root()) return;  // not distributed yet: rank 0 runs it alone
+      if (!Cluster::get().is_root()) return;  // not distributed: rank 0 runs it alone
+      Cluster::get().work_alone();
       run_quantize_lowbit(*lowbit, *opts);
       return;
     }
@@ -192,7 +193,10 @@ void register_quantize(CLI::App& app) {
         throw CLI::ValidationError("--super-weight-type", "applies to GGUF; gptq/awq/rtn keep protected linears unquantized");
       if (!hf->dynamic_experts && (dyn->dyn.o_emin->count() || dyn->dyn.o_emax->count() || dyn->dyn.o_hot->count()))
         throw CLI::ValidationError("--expert-min-bits/--expert-max-bits/--hot-expert-fraction", "need --dynamic-experts");
-      if (!Cluster::get().is_root() && hf->method != "gptq") return;  // only GPTQ is distributed: rank 0 runs the rest alone
+      if (hf->method != "gptq") {  // only GPTQ is distributed: rank 0 runs the rest alone
+        if (!Cluster::get().is_root()) return;
+        Cluster::get().work_alone();
+      }
       run_quantize_hf(*hf, *opts);
       return;
     }

@@ -207,39 +207,38 @@ void run_quantize_dynamic(const QuantizeDynamicArgs& a, const CommonOptions& opt
   if (!a.dry_run) ensure_not_same_path(output, a.model);
 
   Cluster& cluster = Cluster::get();
-  if (a.dry_run && !cluster.is_root()) return;  // a plan only: rank 0's work
   const TensorCatalog catalog(a.model, a.name);
   GgufExportOptions eo;
-  std::optional<DynamicPlan> plan;
+  std::unique_ptr<Progress> bar;
+  o.progress = [&](size_t done, size_t total, const std::string& name) {
+    if (!bar) bar = std::make_unique<Progress>(std::string("sensitivity (") + sensitivity_mode_name(resolve_sensitivity_mode(profile, a.model, o.sensitivity_data)) + ")", total, true, "tensors");
+    bar->update(1, name);
+    if (done == total) {  // hybrid mode runs two passes, each with its own bar
+      bar->finish();
+      bar.reset();
+    }
+  };
+  // Every rank of a distributed job measures its share of the sensitivities and plans from the same table.
+  const DynamicPlan plan = plan_dynamic(catalog, o);
   nlohmann::json out;
   if (cluster.is_root()) {
-    std::unique_ptr<Progress> bar;
-    o.progress = [&](size_t done, size_t total, const std::string& name) {
-      if (!bar) bar = std::make_unique<Progress>(std::string("sensitivity (") + sensitivity_mode_name(resolve_sensitivity_mode(profile, a.model, o.sensitivity_data)) + ")", total, true, "tensors");
-      bar->update(1, name);
-      if (done == total) {  // hybrid mode runs two passes, each with its own bar
-        bar->finish();
-        bar.reset();
-      }
-    };
-    plan = plan_dynamic(catalog, o);
-
-    if (!a.dyn.llama_tensor_types.empty()) write_llama_tensor_types(a.dyn.llama_tensor_types, plan->tensor_types());
-    out = plan_json(*plan, profile);
+    if (!a.dyn.llama_tensor_types.empty()) write_llama_tensor_types(a.dyn.llama_tensor_types, plan.tensor_types());
+    out = plan_json(plan, profile);
     out["model"] = a.model;
     out["dry_run"] = a.dry_run;
-    if (a.dry_run) {
-      if (opts.json()) print_json(out);
-      else {
-        print_plan(*plan, profile, true);
-        fmt::print("dry run: nothing written\n");
-      }
-      return;
-    }
-    eo.quant.preset = preset_for_mixture(plan->allocation);
-    eo.quant.tensor_type_by_name = plan->tensor_types();
   }
-  share_gguf_plan(eo.quant, cluster);  // rank 0 planned; the other ranks encode tensors to that plan
+  if (a.dry_run) {
+    if (!cluster.is_root()) return;
+    if (opts.json()) print_json(out);
+    else {
+      print_plan(plan, profile, true);
+      fmt::print("dry run: nothing written\n");
+    }
+    return;
+  }
+  eo.quant.preset = preset_for_mixture(plan.allocation);
+  eo.quant.tensor_type_by_name = plan.tensor_types();
+  share_gguf_plan(eo.quant, cluster);  // the plans agree; rank 0's is the one written, so every rank encodes to it
   eo.output = output;
   eo.model_name = a.name;
   std::shared_ptr<ImatrixFile> imatrix;
@@ -254,9 +253,9 @@ void run_quantize_dynamic(const QuantizeDynamicArgs& a, const CommonOptions& opt
   });
   if (per_tensor) per_tensor->finish();
   if (!cluster.is_root()) return;  // rank 0 wrote the file and reports
-  if (r.file_bytes != plan->allocation.file_bytes && !opts.quiet)
+  if (r.file_bytes != plan.allocation.file_bytes && !opts.quiet)
     std::fprintf(stderr, "warning: %s has %zu bytes; the plan predicted %llu\n", output.c_str(), r.file_bytes,
-                 (unsigned long long)plan->allocation.file_bytes);
+                 (unsigned long long)plan.allocation.file_bytes);
   out["output"] = output;
   out["file_bytes"] = r.file_bytes;
   out["seconds"] = r.seconds;
@@ -269,7 +268,7 @@ void run_quantize_dynamic(const QuantizeDynamicArgs& a, const CommonOptions& opt
     if (coherent) out["coherence"] = coherence_json(*coherent);
     print_json(out);
   } else {
-    print_plan(*plan, profile, false);
+    print_plan(plan, profile, false);
     fmt::print("wrote {}: {:.2f} MiB, {:.3f} bits/weight, {} tensors, {:.1f} s\n", output,
                double(r.file_bytes) / 1048576.0, r.bpw(), r.tensors.size(), r.seconds);
     if (!rows.empty()) fmt::print("{}", format_quality_table(rows));

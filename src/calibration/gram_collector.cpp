@@ -54,11 +54,29 @@ const GramStats* GramCollector::find(const LinearKey& k) const {
   return it == stats_.end() ? nullptr : &it->second;
 }
 
+std::vector<double> pack_upper(const std::vector<double>& upper, int64_t n) {
+  std::vector<double> p;
+  p.reserve(size_t(n * (n + 1) / 2));
+  for (int64_t i = 0; i < n; ++i) p.insert(p.end(), upper.begin() + i * n + i, upper.begin() + (i + 1) * n);
+  return p;
+}
+
+std::vector<double> unpack_upper(const std::vector<double>& packed, int64_t n) {
+  if (int64_t(packed.size()) != n * (n + 1) / 2) fail("Gram matrix: {} packed values for width {}", packed.size(), n);
+  std::vector<double> upper(size_t(n * n), 0.0);
+  size_t at = 0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = i; j < n; ++j) upper[size_t(i * n + j)] = packed[at++];
+  return upper;
+}
+
+void GramCollector::put(const LinearKey& k, GramStats g) { stats_[k] = std::move(g); }
+
 CollectorState GramCollector::save_state() const {
   CollectorState st;
   for (const auto& [k, g] : stats_) {
     const std::string base = linear_key_name(k);
-    st[base + ".upper"] = g.upper;
+    st[base + ".packed_upper"] = pack_upper(g.upper, g.n);  // half the bytes of the square
     st[base + ".tokens"] = {double(g.tokens)};
   }
   return st;
@@ -70,10 +88,10 @@ void GramCollector::load_state(const CollectorState& state) {
     auto dot = name.rfind('.');
     const std::string field = name.substr(dot + 1);
     GramStats& g = stats_[parse_linear_key(name.substr(0, dot))];
-    if (field == "upper") {
-      g.upper = values;
-      g.n = int64_t(std::llround(std::sqrt(double(values.size()))));
-      if (g.n * g.n != int64_t(values.size())) fail("Gram matrix state: '{}' is not square", name);
+    if (field == "packed_upper") {
+      g.n = int64_t(std::llround((std::sqrt(8.0 * double(values.size()) + 1.0) - 1.0) / 2.0));
+      if (g.n * (g.n + 1) / 2 != int64_t(values.size())) fail("Gram matrix state: '{}' is not a triangle", name);
+      g.upper = unpack_upper(values, g.n);
     } else if (field == "tokens" && values.size() == 1) {
       g.tokens = int64_t(values[0]);
     } else {

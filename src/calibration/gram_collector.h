@@ -26,6 +26,11 @@ struct GramStats {
   std::vector<double> take_matrix() &&;
 };
 
+// The upper triangle of a row-major n x n matrix, row by row (n(n+1)/2
+// values), and back (zeros below the diagonal): how Gram matrices travel.
+std::vector<double> pack_upper(const std::vector<double>& upper, int64_t n);
+std::vector<double> unpack_upper(const std::vector<double>& packed, int64_t n);
+
 class GramCollector : public Collector {
  public:
   // Collects every slot when `slots` is empty; every layer when `layers` is empty.
@@ -44,6 +49,8 @@ class GramCollector : public Collector {
   std::optional<GramStats> take(const LinearKey& k);
   const std::map<LinearKey, GramStats>& stats() const { return stats_; }
   void clear() { stats_.clear(); }
+  // Sets the statistics of `k` (ones collected elsewhere: another process).
+  void put(const LinearKey& k, GramStats g);
 
  private:
   std::set<LinearSlot> slots_;

@@ -95,7 +95,7 @@ void collect_in_blocks(const std::vector<Collector*>& totals, const WindowBlocks
     if (me == last) bytes = states_bytes(totals);
     cluster.broadcast(bytes, last);
     if (me != last) load_states(totals, bytes, "totals of the last rank");
-  } else if (last > 0) {
+  } else if (delivery == Delivery::Root && last > 0) {
     if (me == last) cluster.send(0, kChainTag, states_bytes(totals));
     if (me == 0) load_states(totals, cluster.receive(last, kChainTag), "totals of the last rank");
   }

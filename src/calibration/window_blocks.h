@@ -38,8 +38,9 @@ std::pair<int64_t, int64_t> blocks_of_rank(const WindowBlocks& blocks, int64_t f
 // The same as windows [first, end).
 std::pair<int64_t, int64_t> windows_of_rank(const WindowBlocks& blocks, int64_t first_block, int rank, int ranks);
 
-// Who ends up with the merged statistics.
-enum class Delivery { Root, All };
+// Who ends up with the merged statistics: rank 0, every rank, or only the
+// last rank of the chain (rank N - 1), for callers that send parts onwards themselves.
+enum class Delivery { Root, All, Last };
 
 // Runs window blocks [first, end) into `into` (fresh collectors of the same configuration as the totals).
 using BlockRunner = std::function<void(int64_t first_window, int64_t end_window, const std::vector<Collector*>& into)>;

@@ -65,6 +65,7 @@ void Cluster::start(int* argc, char*** argv) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   MPI_Comm_rank(MPI_COMM_WORLD, &c.rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &c.size_);
+  c.world_ = c.size_;
   c.joined_ = true;
 #else
   if (started_by_mpi_launcher() && std::getenv("OMPI_COMM_WORLD_RANK") && std::atoi(std::getenv("OMPI_COMM_WORLD_RANK")) > 0)
@@ -76,7 +77,7 @@ void Cluster::stop(int exit_code) {
 #ifdef LLMQ_HAVE_MPI
   Cluster& c = the_cluster();
   if (!c.joined_) return;
-  if (exit_code != 0 && c.size_ > 1) {
+  if (exit_code != 0 && c.world_ > 1) {
     std::fflush(stderr);
     MPI_Abort(MPI_COMM_WORLD, exit_code);  // the other ranks may be waiting for this one
   }
@@ -85,7 +86,7 @@ void Cluster::stop(int exit_code) {
 #endif
 }
 
-std::string Cluster::where() const { return fmt::format("rank {} of {} on {}", rank_, size_, host_); }
+std::string Cluster::where() const { return fmt::format("rank {} of {} on {}", rank_, world_, host_); }
 
 void Cluster::barrier() {
 #ifdef LLMQ_HAVE_MPI

@@ -27,7 +27,13 @@ class Cluster {
   int rank() const { return rank_; }
   int size() const { return size_; }
   bool single() const { return size_ == 1; }
+  // Processes the launcher started (size() is 1 on rank 0 once it works alone).
+  int processes() const { return world_; }
   bool is_root() const { return rank_ == 0; }
+  // For work that is not distributed: rank 0 carries on as a cluster of one
+  // (every call local), the other ranks are expected to stop.
+  void work_alone() { size_ = 1; }
+
   // "rank 1 of 3 on node7": for messages.
   std::string where() const;
 
@@ -52,6 +58,7 @@ class Cluster {
 
  private:
   int rank_ = 0, size_ = 1;
+  int world_ = 1;  // processes the launcher started (size_ becomes 1 when rank 0 works alone)
   std::string host_;
   bool joined_ = false;
 };

@@ -3,12 +3,14 @@
 #include "mixed/fake_quant.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace llmq {
 
 double weighted_relative_error(const float* x, const float* q, int64_t rows, int64_t cols, const float* importance) {
-  double err = 0, sig = 0;
-#pragma omp parallel for reduction(+ : err, sig) schedule(static)
+  // Rows in parallel, their sums added in row order: the same value for any thread count.
+  std::vector<double> row_err(static_cast<size_t>(rows)), row_sig(static_cast<size_t>(rows));
+#pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     double er = 0, sr = 0;
     for (int64_t j = 0; j < cols; ++j) {
@@ -17,8 +19,13 @@ double weighted_relative_error(const float* x, const float* q, int64_t rows, int
       er += m * d * d;
       sr += m * v * v;
     }
-    err += er;
-    sig += sr;
+    row_err[size_t(r)] = er;
+    row_sig[size_t(r)] = sr;
+  }
+  double err = 0, sig = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    err += row_err[size_t(r)];
+    sig += row_sig[size_t(r)];
   }
   return sig > 0 ? err / sig : 0.0;
 }

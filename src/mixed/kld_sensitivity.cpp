@@ -104,6 +104,7 @@ double KldSensitivityMeter::measure_parts(const std::vector<Tensor*>& parts, int
   std::vector<float> X, logits;
   std::vector<CompareScratch> scratch(static_cast<size_t>(omp_get_max_threads()));
   double kl_sum = 0;
+  std::vector<double> token_kld;
   for (int64_t w = 0; w < plan_.windows; ++w) {
     const int32_t* win = tokens_.data() + w * plan_.ctx;
     cache.clear();
@@ -112,12 +113,15 @@ double KldSensitivityMeter::measure_parts(const std::vector<Tensor*>& parts, int
     for (int l = first; l < c.n_layers; ++l) model_->run_layer(l, X.data(), plan_.ctx, cache);
     model_->head(X.data(), plan_.ctx, 0, logits);
     const uint8_t* rec = base_records_.data() + size_t(w * plan_.ctx * record_bytes_);
-    double window_sum = 0;
-#pragma omp parallel for reduction(+ : window_sum) schedule(static)
+    // Tokens in parallel, added in order: the same value for any thread count.
+    token_kld.resize(size_t(plan_.ctx));
+#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < plan_.ctx; ++i)
-      window_sum += compare_token(logits.data() + i * c.vocab, LogProbRecord(rec + i * record_bytes_), c.vocab,
-                                  win[i + 1], 1.0, scratch[size_t(omp_get_thread_num())])
-                        .kld;
+      token_kld[size_t(i)] = compare_token(logits.data() + i * c.vocab, LogProbRecord(rec + i * record_bytes_), c.vocab,
+                                           win[i + 1], 1.0, scratch[size_t(omp_get_thread_num())])
+                                 .kld;
+    double window_sum = 0;
+    for (double k : token_kld) window_sum += k;
     kl_sum += window_sum;
   }
   return kl_sum / double(plan_.windows * plan_.ctx);

@@ -6,6 +6,17 @@
 
 namespace llmq::runtime {
 
+OneBlasThreadPerCall::OneBlasThreadPerCall() {
+  if (openblas_get_parallel() == 1) {  // 1: pthreads; 2: OpenMP; 0: sequential
+    saved_ = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+  }
+}
+
+OneBlasThreadPerCall::~OneBlasThreadPerCall() {
+  if (saved_ > 0) openblas_set_num_threads(saved_);
+}
+
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   // Tiles big enough that packing the operands costs little next to the
@@ -13,6 +24,7 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alp
   constexpr int64_t kTileM = 256, kTileN = 256;
   const int64_t tm = (M + kTileM - 1) / kTileM, tn = (N + kTileN - 1) / kTileN;
   const auto ta = trans_a ? CblasTrans : CblasNoTrans, tb = trans_b ? CblasTrans : CblasNoTrans;
+  const OneBlasThreadPerCall one_thread;
   // Inside a parallel region OpenBLAS (OpenMP build) runs each call on the calling thread alone;
   // the region is entered even for one tile, which would otherwise get OpenBLAS's own threads.
 #pragma omp parallel for schedule(dynamic, 1) collapse(2)

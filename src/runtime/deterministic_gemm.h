@@ -14,5 +14,20 @@ namespace llmq::runtime {
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
+// While alive, a BLAS call made inside an OpenMP parallel region runs on the
+// calling thread alone. The OpenMP build of OpenBLAS that we link does so by
+// itself; a pthread build that another module loaded first (numpy does, in
+// a Python process) would start its own threads in every call, so it is
+// set to one thread and restored afterwards.
+class OneBlasThreadPerCall {
+ public:
+  OneBlasThreadPerCall();
+  ~OneBlasThreadPerCall();
+  OneBlasThreadPerCall(const OneBlasThreadPerCall&) = delete;
+  OneBlasThreadPerCall& operator=(const OneBlasThreadPerCall&) = delete;
+
+ private:
+  int saved_ = 0;
+};
 
 }  // namespace llmq::runtime

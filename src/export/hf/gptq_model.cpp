@@ -8,6 +8,7 @@
 #include "calibration/calibration_pass.h"
 #include "calibration/gram_collector.h"
 #include "calibration/window_blocks.h"
+#include "distributed/byte_codec.h"
 #include "export/hf/layer_inputs.h"
 #include "export/hf/layer_linears.h"
 #include "export/hf/linear_jobs.h"
@@ -64,6 +65,40 @@ void quantize_linears(std::vector<LayerLinear>& linears, GramCollector& gram, co
     }
     return quantize_linear(l, g, std::move(taken), opt);
   }, qm);
+}
+
+// Each Gram total goes from the rank that finished summing it (the last of
+// the chain) only to the ranks whose linears read it, as its upper triangle.
+void deliver_grams(GramCollector& gram, const std::vector<LayerLinear>& linears, Cluster& cluster) {
+  constexpr int kGramTag = 7300;
+  const int holder = cluster.size() - 1;
+  const std::vector<int> owner = assign_linear_owners(linears, cluster.size());
+  std::map<LinearKey, std::set<int>> readers;
+  for (size_t i = 0; i < linears.size(); ++i) readers[linears[i].key].insert(owner[i]);
+  for (const auto& [key, ranks] : readers) {
+    for (int r : ranks) {
+      if (r == holder) continue;
+      if (cluster.rank() == holder) {
+        const GramStats* g = gram.find(key);
+        ByteWriter w;
+        w.put<int64_t>(g ? g->n : -1);
+        w.put<int64_t>(g ? g->tokens : 0);
+        if (g) w.put_vector(pack_upper(g->upper, g->n));
+        cluster.send(r, kGramTag, w.bytes());
+      } else if (cluster.rank() == r) {
+        const std::vector<uint8_t> bytes = cluster.receive(holder, kGramTag);
+        ByteReader rd(bytes, "Gram matrix of " + linear_key_name(key));
+        GramStats g;
+        g.n = rd.get<int64_t>();
+        g.tokens = rd.get<int64_t>();
+        if (g.n >= 0) {
+          g.upper = unpack_upper(rd.get_vector<double>(), g.n);
+          gram.put(key, std::move(g));
+        }
+      }
+    }
+    if (cluster.rank() == holder && !ranks.count(holder)) gram.take(key);  // sent on; not read here
+  }
 }
 
 // One true-sequential stage's statistics: the Gram matrices of its slots'
@@ -138,8 +173,12 @@ QuantizedModel quantize_model_gptq(const ModelWeights& source, const std::vector
       collect_in_blocks({&gram}, blocks, cluster, [&](int64_t w0, int64_t w1, const std::vector<Collector*>& into) {
         StageHooks hooks(*static_cast<GramCollector*>(into[0]), stage);
         inputs.run(l, &hooks, false, w0 - own_first, w1 - own_first);
-      }, Delivery::All);
+      }, cluster.single() ? Delivery::All : Delivery::Last);
       std::vector<LayerLinear> linears = of_slots(all, stage);
+      if (!cluster.single()) {
+        if (cluster.rank() != cluster.size() - 1) gram.clear();  // partial sums: the totals come from the last rank
+        deliver_grams(gram, linears, cluster);
+      }
       quantize_linears(linears, gram, opt, qm, cluster);
     }
     inputs.run(l, nullptr, true);  // the next layer sees this one quantized

@@ -8,6 +8,7 @@
 
 #include "model/kernels/dot_kernels.h"
 #include "model/ops.h"
+#include "runtime/deterministic_gemm.h"
 
 namespace llmq::kernels {
 
@@ -57,6 +58,7 @@ void attention_by_tiles(const float* Q, const float* K, const float* V, float* o
   const float scale = 1.0f / std::sqrt(float(head_dim));
   constexpr int64_t kQueries = 256;
   const int64_t n_blocks = (T + kQueries - 1) / kQueries;
+  const runtime::OneBlasThreadPerCall one_thread;
 #pragma omp parallel
   {
     std::vector<float> S(size_t(std::min(T, kQueries) * (pos0 + T)));
