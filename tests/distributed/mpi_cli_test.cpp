@@ -53,6 +53,30 @@ void expect_same_output(const std::string& args, const std::string& name, std::v
   }
 }
 
+// Runs `mpirun -np 2 llm-quantize ARGS -o OUT` in the background and kills
+// its rank 1 (the process whose command line names OUT: other tests may run
+// jobs too) once the shell test `when` holds. Returns mpirun's exit code, or
+// 99 when the job ended before it could be stopped.
+int kill_rank_one(const std::string& args, const std::string& out, const std::string& when, const TempDir& d) {
+  const std::string script =
+      mpirun(2) + " " + std::string(LLMQ_CLI_PATH) + " " + args + " -o " + q(out) + " >" + q(d / "log") +
+      " 2>&1 & mp=$!\n"
+      "for i in $(seq 2400); do\n"
+      "  if " + when + "; then\n"
+      "    for p in /proc/[0-9]*; do\n"
+      "      if grep -qF " + q(out) + " $p/cmdline 2>/dev/null && tr '\\0' '\\n' <$p/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1; then\n"
+      "        kill -9 ${p#/proc/}; wait $mp; exit $?\n"
+      "      fi\n"
+      "    done\n"
+      "  fi\n"
+      "  sleep 0.05\n"
+      "done\n"
+      "wait $mp; exit 99\n";
+  write_file(d / "kill.sh", script);
+  const int status = std::system(("bash " + q(d / "kill.sh")).c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 }  // namespace
 
 TEST(MpiCli, AnalyzeIsByteIdenticalAtAnyRankCount) {
@@ -109,27 +133,38 @@ TEST(MpiCli, AFailingRankNamesItselfAndLeavesNoOutput) {
 TEST(MpiCli, AKilledRankStopsTheJobWithNoOutput) {
   REQUIRE_MPI();
   TempDir d;
-  const std::string out = d / "never.imatrix", log = d / "log";
-  // Rank 1 of this job (its command line names our output; other tests may run jobs too) is
-  // killed once it runs; mpirun then stops rank 0 and names the dead rank.
-  const std::string script =
-      mpirun(2) + " " + std::string(LLMQ_CLI_PATH) + " analyze " + q(model_dir("small-llama")) +
-      " --calibration-samples 64 -c 256 --quiet -o " + q(out) + " >" + q(log) + " 2>&1 & mp=$!\n"
-      "for i in $(seq 600); do\n"
-      "  for p in /proc/[0-9]*; do\n"
-      "    if grep -qF " + q(out) + " $p/cmdline 2>/dev/null && tr '\\0' '\\n' <$p/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1; then\n"
-      "      sleep 0.5; kill -9 ${p#/proc/}; wait $mp; exit $?\n"
-      "    fi\n"
-      "  done\n"
-      "  sleep 0.05\n"
-      "done\n"
-      "wait $mp; exit 99\n";
-  write_file(d / "kill.sh", script);
-  const int status = std::system(("bash " + q(d / "kill.sh")).c_str());
-  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  const std::string out = d / "never.imatrix";
+  // Killed half a second after it starts; mpirun then stops rank 0 and names the dead rank.
+  const int code = kill_rank_one("analyze " + q(model_dir("small-llama")) + " --calibration-samples 64 -c 256 --quiet", out,
+                                 "[ $i -ge 10 ]", d);
   EXPECT_NE(code, 0);
-  EXPECT_NE(code, 99) << "rank 1 was never seen";
-  const std::string err = read_file(log);
+  EXPECT_NE(code, 99) << "the job ended before rank 1 was killed";
+  const std::string err = read_file(d / "log");
   EXPECT_NE(err.find("rank 1"), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(MpiCli, GptqKilledMidwayResumesToTheSameBytes) {
+  REQUIRE_MPI();
+  TempDir d;
+  const std::string model = q(model_dir("small-llama"));
+  const std::string args = " gptq --samples 32 --ctx 128 --quiet";
+  const std::string one = d / "one", out = d / "two";
+  ASSERT_EQ(run_cli("quantize " + model + args + " -o " + q(one)).code, 0);
+  // Rank 1 is killed once both ranks have saved their hidden states after layer 2.
+  const std::string ckpt = out + ".checkpoint";
+  const int code = kill_rank_one("quantize " + model + args, out,
+                                 "[ -f " + q(ckpt + "/layer-00002.safetensors") + " ] && [ -f " +
+                                     q(ckpt + "/states-rank1-of2.safetensors") + " ]",
+                                 d);
+  ASSERT_NE(code, 99) << "the job finished before it could be stopped: " << read_file(d / "log");
+  ASSERT_NE(code, 0);
+  ASSERT_FALSE(fs::exists(out));
+  const CliResult r = run_cli("quantize " + model + args + " -o " + q(out) + " --format json", mpirun(2));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_GE(nlohmann::json::parse(r.out).at("resumed_layers").get<int>(), 2) << r.out;
+  for (const auto& e : fs::directory_iterator(one)) {
+    if (e.path().filename().string()[0] == '.') continue;  // our output marker
+    EXPECT_EQ(read_file(e.path().string()), read_file(out + "/" + e.path().filename().string())) << e.path().filename();
+  }
 }

@@ -7,10 +7,12 @@
 
 #include <fmt/format.h>
 
+#include "calibration/window_blocks.h"
 #include "distributed/cluster.h"
 #include "export/hf/hf_quant_writer.h"
 #include "export/hf/layer_linears.h"
 #include "export/hf/layer_spill.h"
+#include "export/hf/rank_states.h"
 #include "export/hf/streamed_layers.h"
 #include "model/layer_residency.h"
 #include "model/model_loader.h"
@@ -61,13 +63,31 @@ void merge_record(const nlohmann::json& rec, nlohmann::json& report, std::vector
   for (const auto& w : rec.value("warnings", nlohmann::json::array())) warnings.push_back(w.get<std::string>());
 }
 
+// The sizes of the hidden states this rank carries (its GPTQ windows).
+std::vector<int64_t> own_window_values(const ModelWeights& w, const std::vector<std::vector<int32_t>>& windows,
+                                       const Cluster& cluster) {
+  const WindowBlocks blocks(int64_t(windows.size()), kGptqWindowsPerBlock);
+  const auto [first, end] = windows_of_rank(blocks, 0, cluster.rank(), cluster.size());
+  std::vector<int64_t> v;
+  for (int64_t i = first; i < end; ++i) v.push_back(int64_t(windows[size_t(i)].size()) * w.cfg.hidden);
+  return v;
+}
+
 // A rank other than 0 of a distributed job: the same layer walk on its own
 // calibration windows, its layers handed to nobody (rank 0 writes them).
 HfQuantizeOutcome quantize_on_other_rank(const HfQuantizeJob& job, LoadedModel& m,
-                                         const std::vector<std::vector<int32_t>>& windows, Cluster& cluster) {
+                                         const std::vector<std::vector<int32_t>>& windows, bool carries_states,
+                                         Cluster& cluster) {
   IntLayerStream stream;
-  stream.first_layer = int(cluster.broadcast(int64_t(0), 0));  // rank 0 knows where a resumed run stands
+  int first = 0;
+  if (carries_states)
+    first = resume_rank_states(job.checkpoint_dir, cluster, 0, own_window_values(*m.weights, windows, cluster), stream.states);
+  stream.first_layer = int(cluster.broadcast(int64_t(first), 0));  // rank 0 knows where a resumed run stands
   stream.layer_ready = [&](int l, ModelWeights& w) { check_layer_finite(w, l, job.model_dir); };
+  // Rank 0 decides when states are saved; each rank writes its own.
+  stream.layer_done = [&](int l, QuantizedModel&, const WindowStates* next) {
+    if (next) save_rank_states(job.checkpoint_dir, cluster, false, l + 1, *next);
+  };
   quantize_model_int(*m.weights, windows, job.quant, {}, &stream);
   return {};
 }
@@ -123,7 +143,7 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
   const bool carries_states =
       job.quant.method == IntQuantMethod::Awq || (job.quant.method == IntQuantMethod::Gptq && job.quant.sequential);
   Cluster& cluster = Cluster::get();
-  if (!cluster.is_root()) return quantize_on_other_rank(job, m, windows, cluster);
+  if (!cluster.is_root()) return quantize_on_other_rank(job, m, windows, carries_states, cluster);
 
   // A layer at a time: each finished layer's checkpoint tensors go to the spill, then leave memory.
   LayerSpill spill(job.checkpoint_dir, job_fingerprint(job, windows), job.restart);
@@ -143,10 +163,10 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
   IntLayerStream stream;
   stream.state_memory = state_memory.get();
   stream.first_layer = resume_layer(spill, carries_states, n_layers, stream.states);
-  if (!cluster.single() && carries_states) {
-    // Saved hidden states are one process's windows; a job of several starts the layer walk over.
-    stream.first_layer = 0;
+  if (!cluster.single() && carries_states) {  // each rank saved the states of its own windows
     stream.states.clear();
+    stream.first_layer = resume_rank_states(spill.dir(), cluster, spill.finished_layers(),
+                                            own_window_values(*m.weights, windows, cluster), stream.states);
   }
   stream.first_layer = int(cluster.broadcast(stream.first_layer, 0));
   out.resumed_layers = stream.first_layer;
@@ -166,7 +186,12 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
                                 {"rtn_fallbacks", std::exchange(qm.rtn_fallbacks, {})},
                                 {"warnings", std::exchange(qm.warnings, {})}};
     spill.put_layer(l, tensors, rec);
-    if (next && cluster.single() && clock.due(*next, l + 1 == n_layers)) spill.save_states(l + 1, *next);
+    if (!next) return;
+    if (cluster.single()) {
+      if (clock.due(*next, l + 1 == n_layers)) spill.save_states(l + 1, *next);
+    } else {
+      save_rank_states(spill.dir(), cluster, clock.due(*next, l + 1 == n_layers), l + 1, *next);
+    }
   };
   QuantizedModel qm = quantize_model_int(*m.weights, windows, job.quant, progress, &stream);
   if (state_memory) out.states_spilled_bytes = state_memory->peak_spilled_bytes();

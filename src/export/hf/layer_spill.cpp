@@ -92,8 +92,7 @@ int LayerSpill::finished_layers() const {
   return n;
 }
 
-std::optional<std::pair<int, WindowStates>> LayerSpill::saved_states() const {
-  const std::string path = (fs::path(dir_) / "states.safetensors").string();
+std::optional<std::pair<int, WindowStates>> load_window_states(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) return std::nullopt;
   const SafetensorsFile f(path);
@@ -109,6 +108,10 @@ std::optional<std::pair<int, WindowStates>> LayerSpill::saved_states() const {
     out.second.emplace_back(v.begin(), v.end());
   }
   return out;
+}
+
+std::optional<std::pair<int, WindowStates>> LayerSpill::saved_states() const {
+  return load_window_states((fs::path(dir_) / "states.safetensors").string());
 }
 
 void LayerSpill::put_layer(int l, const std::vector<OutTensor>& tensors, const nlohmann::json& record) {
@@ -128,16 +131,20 @@ void LayerSpill::put_layer(int l, const std::vector<OutTensor>& tensors, const n
   st.finish();
 }
 
-void LayerSpill::save_states(int next_layer, const WindowStates& states) {
+void save_window_states(const std::string& path, int next_layer, const WindowStates& states) {
   Checksum c;
   for (const auto& w : states) c.add(w.data(), w.size() * sizeof(float));
-  SafetensorsWriter st((fs::path(dir_) / "states.safetensors").string());
+  SafetensorsWriter st(path);
   st.set_metadata(kNextLayerKey, std::to_string(next_layer));
   st.set_metadata(kChecksumKey, c.hex());
   for (size_t i = 0; i < states.size(); ++i) st.declare(fmt::format("window.{}", i), DType::F32, {int64_t(states[i].size())});
   for (size_t i = 0; i < states.size(); ++i)
     st.write(fmt::format("window.{}", i), states[i].data(), states[i].size() * sizeof(float));
   st.finish();
+}
+
+void LayerSpill::save_states(int next_layer, const WindowStates& states) {
+  save_window_states((fs::path(dir_) / "states.safetensors").string(), next_layer, states);
 }
 
 const SafetensorsFile& LayerSpill::open_layer(int l) const {

@@ -59,6 +59,12 @@ class LayerSpill {
   mutable std::vector<std::shared_ptr<SafetensorsFile>> open_;
 };
 
+// Hidden states entering layer `next_layer`, one array per window, in a
+// checksummed safetensors file (written under a temporary name), and back;
+// nullopt when there is no file at `path`.
+void save_window_states(const std::string& path, int next_layer, const WindowStates& states);
+std::optional<std::pair<int, WindowStates>> load_window_states(const std::string& path);
+
 // A stable hash of `s` (hex), for fingerprints of options and token windows.
 std::string fingerprint_hash(const std::string& s);
 
