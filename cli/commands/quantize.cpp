@@ -160,9 +160,7 @@ void register_quantize(CLI::App& app) {
       lowbit->seed = hf->seed;
       lowbit->resume_dir = hf->resume_dir;
       lowbit->restart = hf->restart;
-      if (!Cluster::get().is_root()) return;  // not distributed: rank 0 runs it alone
-      Cluster::get().work_alone();
-      run_quantize_lowbit(*lowbit, *opts);
+      run_quantize_lowbit(*lowbit, *opts);  // calibration spread over the ranks; rank 0 quantizes and writes
       return;
     }
     if (a->format != "gguf") {  // integer group-wise methods written as HF-style checkpoints

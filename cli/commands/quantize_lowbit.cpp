@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "distributed/cluster.h"
 #include "export/hf/lowbit_pipeline.h"
 #include "util/error.h"
 #include "util/progress.h"
@@ -58,6 +59,7 @@ void run_quantize_lowbit(const QuantizeLowbitArgs& a, const CommonOptions& commo
     bar->update(1, "");
   });
   if (bar) bar->finish();
+  if (!Cluster::get().is_root()) return;  // rank 0 wrote the checkpoint and reports
   if (common.json()) {
     nlohmann::json j = {{"model", a.model}, {"method", a.method}, {"format", "compressed-tensors"}, {"output", r.output_dir}};
     j.update(lowbit_outcome_json(r));

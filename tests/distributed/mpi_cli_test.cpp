@@ -105,6 +105,14 @@ TEST(MpiCli, GptqIsByteIdentical) {
                      "gptq-moe", {2});
 }
 
+TEST(MpiCli, SmoothQuantAndFp8KvCalibrationAreByteIdentical) {
+  REQUIRE_MPI();
+  // Activation and KV-cache ranges summed over the ranks' windows; rank 0 quantizes.
+  expect_same_output("quantize " + q(model_dir("tiny-llama")) + " smoothquant --samples 12 --ctx 64 --quiet -o {out}", "w8a8");
+  expect_same_output("quantize " + q(model_dir("tiny-llama")) + " fp8 --kv-cache-dtype fp8 --samples 12 --ctx 64 --quiet -o {out}",
+                     "fp8kv", {2});
+}
+
 TEST(MpiCli, DynamicAllocationIsByteIdentical) {
   REQUIRE_MPI();
   TempDir d;

@@ -17,6 +17,8 @@
 #include "model/transformer.h"
 #include "quant/formats/fp/minifloat.h"
 #include "quant/methods/smoothquant.h"
+#include "calibration/window_blocks.h"
+#include "distributed/cluster.h"
 #include "util/error.h"
 
 namespace llmq {
@@ -36,11 +38,16 @@ void calibrate(const ModelWeights& source, const std::vector<std::vector<int32_t
   if (windows.empty()) fail("{} needs calibration data (no calibration windows)", s.name());
   // The pass only reads the weights: alias them rather than copy a whole model.
   Transformer model(std::shared_ptr<const ModelWeights>(&source, [](const ModelWeights*) {}));
-  CalibrationPass pass(model);
-  pass.add(stats.importance);
-  pass.add(stats.ranges);
-  if (s.kv_fp8) pass.add(stats.kv);
-  pass.run(windows);
+  std::vector<Collector*> collectors = {&stats.importance, &stats.ranges};
+  if (s.kv_fp8) collectors.push_back(&stats.kv);
+  // Windows in fixed blocks, spread over the ranks of a distributed job; rank 0 continues alone.
+  collect_in_blocks(collectors, WindowBlocks(int64_t(windows.size()), kLowbitWindowsPerBlock), Cluster::get(),
+                    [&](int64_t w0, int64_t w1, const std::vector<Collector*>& into) {
+                      CalibrationPass pass(model);
+                      for (Collector* c : into) pass.add(*c);
+                      for (int64_t i = w0; i < w1; ++i) pass.run_window(windows[size_t(i)], i);
+                    },
+                    Delivery::Root);
   stats.collected = true;
 }
 
@@ -183,6 +190,7 @@ LowbitModel quantize_model_lowbit(const ModelWeights& source, const std::vector<
 
   CalibrationStats stats;
   calibrate(source, windows, scheme, stats);
+  if (!Cluster::get().is_root()) return m;  // its windows' statistics went to rank 0, which quantizes and writes
 
   const bool static_acts = scheme.quantizes_activations() && scheme.acts != ActScheme::DynamicPerToken;
   if (scheme.quantizes_activations()) {

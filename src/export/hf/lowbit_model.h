@@ -33,8 +33,14 @@ using LinearProgressFn = std::function<void(int64_t, int64_t)>;
 // a linear's width does not fit the format or calibration is missing.
 using LowbitLayerStream = LayerStream<LowbitModel>;
 
+// Calibration windows are summed in blocks of this many (window_blocks.h):
+// the same statistics for any number of processes.
+inline constexpr int64_t kLowbitWindowsPerBlock = 4;
+
 // `source` may be lazy; with a `stream`, each finished layer is handed to it
-// and released, as quantize_model_int does (model_quantizer.h).
+// and released, as quantize_model_int does (model_quantizer.h). In a
+// distributed job every rank calibrates on its share of the windows; ranks
+// other than 0 then return without quantizing.
 LowbitModel quantize_model_lowbit(const ModelWeights& source, const std::vector<std::vector<int32_t>>& windows,
                                   const LowbitScheme& scheme, const LinearProgressFn& progress = {},
                                   LowbitLayerStream* stream = nullptr);

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "distributed/cluster.h"
 #include "export/hf/ct_lowbit_writer.h"
 #include "export/hf/hf_tensor_encoders.h"
 #include "export/hf/streamed_layers.h"
@@ -83,6 +84,11 @@ LowbitQuantizeOutcome run_lowbit_quantize(const LowbitQuantizeJob& job_in, const
     out.calibration_windows = int64_t(cw.windows.size());
     out.calibration_tokens = cw.tokens();
     windows = std::move(cw.windows);
+  }
+
+  if (!Cluster::get().is_root()) {  // calibrates its windows for rank 0, writes nothing
+    quantize_model_lowbit(*m.weights, windows, job.scheme);
+    return out;
   }
 
   // A layer at a time: each finished layer's checkpoint tensors go to the spill, then leave memory.
