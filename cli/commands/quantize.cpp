@@ -191,7 +191,7 @@ void register_quantize(CLI::App& app) {
         throw CLI::ValidationError("--super-weight-type", "applies to GGUF; gptq/awq/rtn keep protected linears unquantized");
       if (!hf->dynamic_experts && (dyn->dyn.o_emin->count() || dyn->dyn.o_emax->count() || dyn->dyn.o_hot->count()))
         throw CLI::ValidationError("--expert-min-bits/--expert-max-bits/--hot-expert-fraction", "need --dynamic-experts");
-      if (hf->method != "gptq") {  // only GPTQ is distributed: rank 0 runs the rest alone
+      if (hf->method != "gptq" && hf->method != "awq") {  // RTN needs no calibration: rank 0 runs it alone
         if (!Cluster::get().is_root()) return;
         Cluster::get().work_alone();
       }

@@ -236,7 +236,7 @@ void print_protection(const SuperWeightProtection& p) {
 
 void run_quantize_hf(const QuantizeHfArgs& a, const CommonOptions& common) {
   HfQuantizeJob job = make_job(a);
-  // In a distributed GPTQ run rank 0 plans the bits, every rank quantizes its share, rank 0 writes and reports.
+  // In a distributed GPTQ/AWQ run rank 0 plans the bits, every rank quantizes its share, rank 0 writes and reports.
   Cluster& cluster = Cluster::get();
   std::optional<ExpertBitsPlan> experts;
   std::optional<HfBitAllocation> budget;

@@ -113,6 +113,13 @@ TEST(MpiCli, SmoothQuantAndFp8KvCalibrationAreByteIdentical) {
                      "fp8kv", {2});
 }
 
+TEST(MpiCli, AwqIsByteIdentical) {
+  REQUIRE_MPI();
+  // Activation means and Gram matrices summed over the ranks' windows, scales searched on every
+  // rank alike, clipping and codes of each linear on its owner.
+  expect_same_output("quantize " + q(model_dir("tiny-llama")) + " awq --samples 48 --ctx 64 --quiet -o {out}", "awq");
+}
+
 TEST(MpiCli, DynamicAllocationIsByteIdentical) {
   REQUIRE_MPI();
   TempDir d;

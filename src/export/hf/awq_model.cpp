@@ -22,8 +22,11 @@
 #include <fmt/format.h>
 
 #include "calibration/gram_collector.h"
+#include "calibration/window_blocks.h"
+#include "distributed/cluster.h"
 #include "export/hf/layer_inputs.h"
 #include "export/hf/layer_linears.h"
+#include "export/hf/linear_jobs.h"
 #include "export/hf/model_quantizer.h"
 #include "model/layer_residency.h"
 #include "quant/methods/gram_factor.h"
@@ -34,9 +37,10 @@ namespace llmq {
 namespace {
 
 // Mean |x| per input channel of each linear input of one layer.
-class AbsMeanCollector : public ForwardHooks {
+class AbsMeanCollector : public Collector {
  public:
   explicit AbsMeanCollector(int layer) : layer_(layer) {}
+  std::string name() const override { return "abs_mean"; }
   void on_linear_input(int layer, LinearSlot slot, int expert, float* X, int64_t T, int64_t in) override {
     if (layer != layer_) return;
     Acc& a = acc_[LinearKey{layer, slot, expert}];
@@ -52,6 +56,32 @@ class AbsMeanCollector : public ForwardHooks {
   const Acc* find(const LinearKey& k) const {
     auto it = acc_.find(k);
     return it == acc_.end() ? nullptr : &it->second;
+  }
+  CollectorState save_state() const override {
+    CollectorState st;
+    for (const auto& [k, a] : acc_) {
+      st[linear_key_name(k) + ".sum"] = a.sum;
+      st[linear_key_name(k) + ".tokens"] = {double(a.tokens)};
+    }
+    return st;
+  }
+  void load_state(const CollectorState& state) override {
+    acc_.clear();
+    for (const auto& [name, values] : state) {
+      const size_t dot = name.rfind('.');
+      Acc& a = acc_[parse_linear_key(name.substr(0, dot))];
+      if (name.substr(dot + 1) == "sum") a.sum = values;
+      else if (values.size() == 1) a.tokens = int64_t(values[0]);
+      else fail("activation means: unexpected array '{}'", name);
+    }
+  }
+  std::unique_ptr<Collector> empty_clone() const override { return std::make_unique<AbsMeanCollector>(layer_); }
+  void merge(const Collector& later) override {
+    for (const auto& [k, a] : same_collector<AbsMeanCollector>(*this, later).acc_) {
+      Acc& mine = acc_[k];
+      add_elementwise(mine.sum, a.sum, "activation means of " + linear_key_name(k));
+      mine.tokens += a.tokens;
+    }
   }
 
  private:
@@ -274,11 +304,18 @@ QuantizedModel quantize_model_awq(const ModelWeights& source, const std::vector<
   QuantizedModel qm;
   qm.weights = std::make_shared<ModelWeights>(source);
   Transformer model(qm.weights);
-  LayerInputs inputs(model, windows, stream ? stream->state_memory : nullptr);
+  // Windows in fixed blocks spread over the ranks of a distributed job; this rank carries its own.
+  Cluster& cluster = Cluster::get();
+  const WindowBlocks blocks(int64_t(windows.size()), kGptqWindowsPerBlock);
+  const auto [own_first, own_end] = windows_of_rank(blocks, 0, cluster.rank(), cluster.size());
+  const std::vector<std::vector<int32_t>> own(windows.begin() + own_first, windows.begin() + own_end);
+  LayerInputs inputs(model, own, stream ? stream->state_memory : nullptr);
   const int n_layers = int(source.cfg.n_layers);
   const int first = stream ? stream->first_layer : 0;
   if (first > 0) inputs.set_states(std::move(stream->states));
-  const double tokens = double(std::max<int64_t>(inputs.tokens(), 1));
+  int64_t all_tokens = 0;
+  for (const auto& w : windows) all_tokens += int64_t(w.size());
+  const double tokens = double(std::max<int64_t>(all_tokens, 1));
   const IgnoreList ignore(opt.ignore);
 
   for (int l = first; l < n_layers; ++l) {
@@ -287,8 +324,11 @@ QuantizedModel quantize_model_awq(const ModelWeights& source, const std::vector<
     // the full-precision model (then this pass also advances the states through the unquantized layer).
     AbsMeanCollector stats(l);
     GramCollector gram_collector({}, {l});
-    HookPair hooks(stats, gram_collector);
-    inputs.run(l, &hooks, !opt.sequential);
+    // Every rank gets the totals: each searches the same scales on the same statistics.
+    collect_in_blocks({&stats, &gram_collector}, blocks, cluster, [&](int64_t w0, int64_t w1, const std::vector<Collector*>& into) {
+      HookPair hooks(*into[0], *into[1]);
+      inputs.run(l, &hooks, !opt.sequential, w0 - own_first, w1 - own_first);
+    }, Delivery::All);
     LayerGrams grams(gram_collector);
     gram_collector.clear();
 
@@ -301,18 +341,21 @@ QuantizedModel quantize_model_awq(const ModelWeights& source, const std::vector<
                                      {"loss", best.loss / tokens}, {"loss_rtn", best.loss_identity / tokens}};
     }
 
-    // Quantize every linear of the layer on its scaled weights, with clipping searched on its inputs.
-    for (LayerLinear& lin : without_ignored(layer_linears(*qm.weights, l), ignore)) {
+    // Quantize every linear of the layer on its scaled weights, with clipping searched on its
+    // inputs, each on the rank that owns it (linear_jobs.h).
+    std::vector<LayerLinear> linears = without_ignored(layer_linears(*qm.weights, l), ignore);
+    quantize_linears_across_ranks(linears, cluster, [&](size_t i) {
+      const LayerLinear& lin = linears[i];
       std::vector<float> shrink;
       const std::vector<double>* G = grams.find(lin.key);
       // Like AutoAWQ, q and k are not clipped: attention scores amplify their errors.
       const bool clip = opt.awq.clip && G && lin.role != TensorRole::AttnQ && lin.role != TensorRole::AttnK;
       if (clip) shrink = awq_search_clip(*lin.weight, opt.spec, *G, opt.awq);
-      QuantizedLinear q = quantize_rtn_clipped(*lin.weight, opt.spec, shrink);
-      *lin.weight = q.dequantize();
-      qm.report["linears"][lin.name] = {{"method", "awq"}, {"clipped", clip}};
-      qm.linears.insert_or_assign(lin.name, std::move(q));
-    }
+      LinearOutcome o;
+      o.q = quantize_rtn_clipped(*lin.weight, opt.spec, shrink);
+      o.report = {{"method", "awq"}, {"clipped", clip}};
+      return o;
+    }, qm);
     if (opt.sequential) inputs.run(l, nullptr, true);  // the next layer sees this one quantized
     finish_layer(qm, source, l, stream, &inputs.states());
     if (progress) progress(l, n_layers);

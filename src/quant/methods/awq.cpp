@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include <cblas.h>
+#include <vector>
 
 #include "quant/formats/intq/group_grid.h"
+#include "runtime/deterministic_gemm.h"
 #include "util/error.h"
 
 namespace llmq {
@@ -17,6 +17,19 @@ int64_t scale_of(const AwqScaledLinear& l, int64_t c) { return l.tie ? (*l.tie)[
 
 }  // namespace
 
+// The sum over rows i < n of row(i), rows computed in parallel and added in
+// order: the same value on any thread count (a reduction clause adds
+// per-thread partial sums, which depend on it).
+template <typename RowFn>
+double ordered_row_sum(int64_t n, const RowFn& row) {
+  std::vector<double> v(static_cast<size_t>(n));
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = row(i);
+  double s = 0;
+  for (double x : v) s += x;
+  return s;
+}
+
 std::vector<float> awq_weight_magnitude(const std::vector<AwqScaledLinear>& linears, const IntQuantSpec& spec,
                                         int64_t n_scales) {
   std::vector<double> sum(size_t(n_scales), 0.0);
@@ -24,23 +37,19 @@ std::vector<float> awq_weight_magnitude(const std::vector<AwqScaledLinear>& line
   for (const AwqScaledLinear& l : linears) {
     const Tensor& w = *l.weight;
     const int64_t rows = w.rows(), cols = w.cols(), gl = spec.group_len(cols);
+    // Groups of columns in parallel, each column adding its rows in order: the same sums on any thread count.
     std::vector<double> col_sum(size_t(cols), 0.0);
-#pragma omp parallel
-    {
-      std::vector<double> local(size_t(cols), 0.0);
-#pragma omp for schedule(static) nowait
+    const int64_t n_groups = (cols + gl - 1) / gl;
+#pragma omp parallel for schedule(static)
+    for (int64_t g = 0; g < n_groups; ++g) {
+      const int64_t g0 = g * gl, g1 = std::min(cols, g0 + gl);
       for (int64_t r = 0; r < rows; ++r) {
         const float* row = w.row(r);
-        for (int64_t g0 = 0; g0 < cols; g0 += gl) {
-          const int64_t g1 = std::min(cols, g0 + gl);
-          float amax = 0;
-          for (int64_t c = g0; c < g1; ++c) amax = std::max(amax, std::fabs(row[c]));
-          const double inv = 1.0 / (double(amax) + 1e-6);
-          for (int64_t c = g0; c < g1; ++c) local[size_t(c)] += std::fabs(double(row[c])) * inv;
-        }
+        float amax = 0;
+        for (int64_t c = g0; c < g1; ++c) amax = std::max(amax, std::fabs(row[c]));
+        const double inv = 1.0 / (double(amax) + 1e-6);
+        for (int64_t c = g0; c < g1; ++c) col_sum[size_t(c)] += std::fabs(double(row[c])) * inv;
       }
-#pragma omp critical
-      for (int64_t c = 0; c < cols; ++c) col_sum[size_t(c)] += local[size_t(c)];
     }
     for (int64_t c = 0; c < cols; ++c) {
       sum[size_t(scale_of(l, c))] += col_sum[size_t(c)];
@@ -106,15 +115,20 @@ double awq_scaled_output_error(const AwqScaledLinear& lin, const std::vector<flo
     }
     double part = 0;
     if (low_rank) {  // every row's d^T F F^T d at once: the squared norm of D F
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nb), int(out_cols), int(cols), 1.0f, d.data(),
-                  int(cols), lin.factor->f.data(), int(out_cols), 0.0f, dg.data(), int(out_cols));
-#pragma omp parallel for schedule(static) reduction(+ : part)
-      for (int64_t i = 0; i < nb * out_cols; ++i) part += double(dg[size_t(i)]) * double(dg[size_t(i)]);
+      runtime::gemm(false, false, nb, out_cols, cols, 1.0f, d.data(), cols, lin.factor->f.data(), out_cols, 0.0f,
+                    dg.data(), out_cols);
+      part = ordered_row_sum(nb, [&](int64_t i) {
+        double s = 0;
+        for (int64_t j = 0; j < out_cols; ++j) s += double(dg[size_t(i * out_cols + j)]) * double(dg[size_t(i * out_cols + j)]);
+        return s;
+      });
     } else {  // every row's d^T G d at once: (D G) row-dotted with D
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nb), int(cols), int(cols), 1.0f, d.data(), int(cols),
-                  lin.gram->data(), int(cols), 0.0f, dg.data(), int(cols));
-#pragma omp parallel for schedule(static) reduction(+ : part)
-      for (int64_t i = 0; i < nb * cols; ++i) part += double(d[size_t(i)]) * double(dg[size_t(i)]);
+      runtime::gemm(false, false, nb, cols, cols, 1.0f, d.data(), cols, lin.gram->data(), cols, 0.0f, dg.data(), cols);
+      part = ordered_row_sum(nb, [&](int64_t i) {
+        double s = 0;
+        for (int64_t j = 0; j < cols; ++j) s += double(d[size_t(i * cols + j)]) * double(dg[size_t(i * cols + j)]);
+        return s;
+      });
     }
     total += part;
   }
@@ -184,8 +198,7 @@ std::vector<float> awq_search_clip(const Tensor& w, const IntQuantSpec& spec, co
         }
       }
       // Every (ratio, row) error d^T G_gg d at once: (D G_gg) row-dotted with D.
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(steps * nb), int(gl), int(gl), 1.0f, d.data(), int(gl),
-                  ggg.data(), int(gl), 0.0f, dg.data(), int(gl));
+      runtime::gemm(false, false, steps * nb, gl, gl, 1.0f, d.data(), gl, ggg.data(), gl, 0.0f, dg.data(), gl);
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < nb; ++i) {
         double best_err = std::numeric_limits<double>::infinity();
