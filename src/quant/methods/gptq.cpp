@@ -159,14 +159,15 @@ QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQ
   std::vector<GroupGrid> grids(static_cast<size_t>(m));
   const int64_t B = opt.block_size;
   std::vector<float> err(static_cast<size_t>(B * m));
-  double loss = 0;
+  // Per output row, added in row order at the end: the reported loss does not depend on the thread count.
+  std::vector<double> row_loss(static_cast<size_t>(m), 0.0);
 
   for (int64_t i1 = 0; i1 < n; i1 += B) {
     const int64_t i2 = std::min(i1 + B, n), count = i2 - i1;
     // Every step inside a block is independent across output rows, so each thread takes a
     // contiguous slice of rows through the whole block: one parallel region per block rather
     // than several per column (cheap regions still cost a barrier and spinning threads).
-#pragma omp parallel reduction(+ : loss) if (m * count > 32768)
+#pragma omp parallel if (m * count > 32768)
     {
       int64_t r0 = 0, r1 = m;
 #ifdef _OPENMP
@@ -196,7 +197,7 @@ QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQ
           const int q = gg.quantize(wj[r], maxq);
           qt[size_t(j * m + r)] = uint8_t(q);
           ej[r] = (wj[r] - gg.dequantize(q)) / d;
-          loss += 0.5 * double(ej[r]) * double(ej[r]);
+          row_loss[size_t(r)] += 0.5 * double(ej[r]) * double(ej[r]);
         }
         // Spread this column's error over the rest of the block now.
         for (int64_t k = j + 1; k < i2; ++k) {
@@ -220,6 +221,8 @@ QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQ
   if (opt.static_groups)
     for (int64_t g = 0; g < out.n_groups(); ++g)
       for (int64_t r = 0; r < m; ++r) out.set_grid(r, g, static_grids[size_t(g)][size_t(r)]);
+  double loss = 0;
+  for (double l : row_loss) loss += l;
   st.loss = loss;
   if (stats) *stats = st;
   return out;
