@@ -162,12 +162,11 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
   }
   IntLayerStream stream;
   stream.state_memory = state_memory.get();
-  stream.first_layer = resume_layer(spill, carries_states, n_layers, stream.states);
-  if (!cluster.single() && carries_states) {  // each rank saved the states of its own windows
-    stream.states.clear();
+  if (!cluster.single() && carries_states)  // each rank saved the states of its own windows
     stream.first_layer = resume_rank_states(spill.dir(), cluster, spill.finished_layers(),
                                             own_window_values(*m.weights, windows, cluster), stream.states);
-  }
+  else  // (the one-process states file is not read at all then: it can be GBs)
+    stream.first_layer = resume_layer(spill, carries_states, n_layers, stream.states);
   stream.first_layer = int(cluster.broadcast(stream.first_layer, 0));
   out.resumed_layers = stream.first_layer;
   check_outer_tensors_finite(*m.weights, job.model_dir);
