@@ -10,6 +10,7 @@
 #include "distributed/cluster.h"
 #include "quantize_coherence.h"
 #include "quantize_dynamic.h"
+#include "quantize_dwq.h"
 #include "quantize_hf.h"
 #include "quantize_quality.h"
 #include "quantize_lowbit.h"
@@ -109,17 +110,19 @@ void print_text(const GgufExportResult& r) {
 
 void register_quantize(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "quantize", "Quantize a Hugging Face model: gguf (llama.cpp), gptq|awq|rtn (GPTQ/AWQ/compressed-tensors/MLX checkpoints) "
+      "quantize", "Quantize a Hugging Face model: gguf (llama.cpp), gptq|awq|rtn (GPTQ/AWQ/compressed-tensors/MLX checkpoints), dwq (MLX, scales learned by distillation) "
       "or fp8|fp4|int8|smoothquant (compressed-tensors for vLLM)");
   auto a = std::make_shared<QuantizeArgs>();
   auto opts = std::make_shared<CommonOptions>();
   cmd->add_option("model", a->model, "Hugging Face model directory or id")->required()->transform(model_argument());
   cmd->add_option("format", a->format, "Output format")->required()
-      ->check(CLI::IsMember({"gguf", "gptq", "awq", "rtn", "fp8", "fp4", "int8", "smoothquant"}));
+      ->check(CLI::IsMember({"gguf", "gptq", "awq", "rtn", "dwq", "fp8", "fp4", "int8", "smoothquant"}));
   cmd->add_option("-q,--type", a->type, "GGUF preset (required for gguf): " + preset_names() +
                                            ", or dynamic (mixed precision to a budget: --profile, --target-bpw, --target-size)");
   auto hf = std::make_shared<QuantizeHfArgs>();
   add_hf_quantize_options(cmd, *hf);
+  auto dwq = std::make_shared<QuantizeDwqArgs>();
+  add_dwq_quantize_options(cmd, *dwq);
   auto lowbit = std::make_shared<QuantizeLowbitArgs>();
   add_lowbit_quantize_options(cmd, *lowbit);
   cmd->add_option("-o,--output", a->output, "Output file (default: <model dir>-<TYPE>.gguf beside the model)");
@@ -161,6 +164,23 @@ void register_quantize(CLI::App& app) {
       lowbit->resume_dir = hf->resume_dir;
       lowbit->restart = hf->restart;
       run_quantize_lowbit(*lowbit, *opts);  // calibration spread over the ranks; rank 0 quantizes and writes
+      return;
+    }
+    if (a->format == "dwq") {  // distillation on rank 0 alone
+      if (!Cluster::get().is_root()) return;
+      Cluster::get().work_alone();
+      dwq->model = a->model;
+      dwq->output = a->output;
+      dwq->data = hf->calibration;
+      dwq->resume_dir = hf->resume_dir;
+      dwq->restart = hf->restart;
+      dwq->max_shard_size = hf->max_shard_size;
+      dwq->format_out = hf->format_out;
+      dwq->bits = hf->bits;
+      // MLX's default group is 64 (mlx_lm.dwq), GPTQ's 128: the shared option's default is GPTQ's.
+      dwq->group_size = cmd->get_option("--group-size")->count() ? hf->group_size : 64;
+      dwq->seed = hf->seed;
+      run_quantize_dwq(*dwq, *opts);
       return;
     }
     if (a->format != "gguf") {  // integer group-wise methods written as HF-style checkpoints

@@ -28,11 +28,11 @@ void add_hf_quantize_options(CLI::App* cmd, QuantizeHfArgs& a) {
   const std::string g = "GPTQ / AWQ / RTN";
   cmd->add_option("--format-out", a.format_out, "Checkpoint layout: gptq, awq, compressed-tensors, mlx (default: the method's own)")
       ->check(CLI::IsMember({"gptq", "awq", "compressed-tensors", "mlx"}))->group(g);
-  cmd->add_option("--bits", a.bits, "Bits per weight")->check(CLI::IsMember({2, 3, 4, 8}))->capture_default_str()->group(g);
-  cmd->add_option("--group-size", a.group_size, "Weights per scale along the input (-1: per output channel)")
+  cmd->add_option("--bits,--q-bits", a.bits, "Bits per weight")->check(CLI::IsMember({2, 3, 4, 8}))->capture_default_str()->group(g);
+  cmd->add_option("--group-size,--q-group-size", a.group_size, "Weights per scale along the input (-1: per output channel)")
       ->check(CLI::IsMember({-1, 32, 64, 128}))->capture_default_str()->group(g);
   cmd->add_flag("--asym", a.asym, "Asymmetric grids (zero points) instead of symmetric")->group(g);
-  cmd->add_option("--calibration", a.calibration, "Calibration text (plain, JSON array or JSONL; default: shared calibration.txt)")
+  cmd->add_option("--calibration,--data", a.calibration, "Calibration (dwq: training) text (plain, JSON array or JSONL; default: shared calibration.txt)")
       ->group(g);
   cmd->add_option("--samples", a.samples, "Calibration windows")->check(CLI::PositiveNumber)->capture_default_str()->group(g);
   cmd->add_option("--ctx", a.ctx, "Tokens per calibration window")->check(CLI::Range(8, 1 << 20))->capture_default_str()->group(g);

@@ -34,7 +34,13 @@ Rope::Rope(const ModelConfig& cfg) : head_dim_(cfg.head_dim) {
   }
 }
 
-void Rope::apply(float* x, int64_t T, int64_t n_heads, int64_t pos0) const {
+void Rope::apply(float* x, int64_t T, int64_t n_heads, int64_t pos0) const { rotate(x, T, n_heads, pos0, 1.0f); }
+
+void Rope::apply_inverse(float* x, int64_t T, int64_t n_heads, int64_t pos0) const {
+  rotate(x, T, n_heads, pos0, -1.0f);
+}
+
+void Rope::rotate(float* x, int64_t T, int64_t n_heads, int64_t pos0, float sign) const {
   const int64_t half = head_dim_ / 2;
   const int64_t stride = n_heads * head_dim_;
 #pragma omp parallel for schedule(static) if (T > 4)
@@ -45,7 +51,7 @@ void Rope::apply(float* x, int64_t T, int64_t n_heads, int64_t pos0) const {
       // HF: freqs = pos * inv_freq in fp32, then cos/sin in fp32
       const float ang = pos * float(inv_freq_[size_t(i)]);
       c[size_t(i)] = std::cos(ang);
-      s[size_t(i)] = std::sin(ang);
+      s[size_t(i)] = sign * std::sin(ang);  // sin(-a) = -sin(a): the same cosines, exactly
     }
     for (int64_t h = 0; h < n_heads; ++h) {
       float* v = x + t * stride + h * head_dim_;

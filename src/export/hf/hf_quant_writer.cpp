@@ -59,7 +59,8 @@ Tensor dequantize_as_stored(const QuantizedLinear& q, HfQuantFormat format) {
   for (int64_t r = 0; r < q.rows; ++r)
     for (int64_t c = 0; c < q.cols; ++c) {
       const GroupGrid g = q.grid(r, q.g_idx[size_t(c)]);
-      const float bias = round_to(mlx_scale_dtype(q.spec), -g.scale * float(g.zero));
+      const float bias = q.biases.empty() ? round_to(mlx_scale_dtype(q.spec), -g.scale * float(g.zero))
+                                          : q.biases[size_t(r * q.n_groups() + q.g_idx[size_t(c)])];
       t.data[size_t(r * q.cols + c)] = g.scale * float(q.q[size_t(r * q.cols + c)]) + bias;
     }
   return t;

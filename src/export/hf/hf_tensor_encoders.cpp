@@ -163,6 +163,7 @@ void add_mlx(const std::string& p, const QuantizedLinear& q, std::vector<OutTens
   out.push_back({p + ".scales", dt, {q.rows, G}, [&q, dt] { return floats_as(dt, q.scales); }});
   // MLX affine: w = scale * q + bias, so bias = -scale * zero.
   out.push_back({p + ".biases", dt, {q.rows, G}, [&q, dt] {
+                   if (!q.biases.empty()) return floats_as(dt, q.biases);  // learned offsets (DWQ)
                    std::vector<float> bias(q.scales.size());
                    for (size_t i = 0; i < bias.size(); ++i) bias[i] = -q.scales[i] * float(q.zeros[i]);
                    return floats_as(dt, bias);
@@ -173,6 +174,8 @@ void add_mlx(const std::string& p, const QuantizedLinear& q, std::vector<OutTens
 
 void add_quantized_linear(HfQuantFormat f, const std::string& prefix, const QuantizedLinear& q,
                           std::vector<OutTensor>& out) {
+  if (!q.biases.empty() && f != HfQuantFormat::Mlx)
+    fail("{}: learned affine biases (DWQ) can only be stored in the MLX layout, not {}", prefix, hf_quant_format_name(f));
   switch (f) {
     case HfQuantFormat::Gptq: add_gptq(prefix, q, out); break;
     case HfQuantFormat::Awq: add_awq(prefix, q, out); break;

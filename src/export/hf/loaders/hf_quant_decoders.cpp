@@ -130,22 +130,35 @@ Tensor decode_compressed_tensors_linear(const HfCheckpoint& ck, const std::strin
   return w;
 }
 
-Tensor decode_mlx_linear(const HfCheckpoint& ck, const std::string& prefix, int64_t out, int64_t in, const IntFormatParams& p) {
+MlxLinearParts read_mlx_linear(const HfCheckpoint& ck, const std::string& prefix, int64_t out, int64_t in,
+                               const IntFormatParams& p) {
   check_params(ck, p, in, prefix);
   if (p.group_size < 0) throw file_error(ck.dir(), "MLX quantization needs a group size");
   const int b = p.bits;
   const int64_t G = in / p.group_size;
   const auto packed = words_of(need(ck, prefix + ".weight", {out, packed_words(in, b)}, DType::U32));
   const TensorView& stv = ck.get(prefix + ".scales");
-  const auto sc = floats_of(need(ck, prefix + ".scales", {out, G}, stv.dtype));
-  const auto bi = floats_of(need(ck, prefix + ".biases", {out, G}, stv.dtype));
+  MlxLinearParts m;
+  m.rows = out;
+  m.cols = in;
+  m.group_size = p.group_size;
+  m.bits = b;
+  m.scales = floats_of(need(ck, prefix + ".scales", {out, G}, stv.dtype));
+  m.biases = floats_of(need(ck, prefix + ".biases", {out, G}, stv.dtype));
   const std::vector<uint32_t> codes = unpack_along_cols(packed.data(), out, in, b);
+  m.q.assign(codes.begin(), codes.end());  // b <= 8 bits (check_params)
+  return m;
+}
+
+Tensor decode_mlx_linear(const HfCheckpoint& ck, const std::string& prefix, int64_t out, int64_t in, const IntFormatParams& p) {
+  const MlxLinearParts m = read_mlx_linear(ck, prefix, out, in, p);
+  const int64_t G = in / p.group_size;
   Tensor w;
   w.resize({out, in});
   for (int64_t r = 0; r < out; ++r)
     for (int64_t c = 0; c < in; ++c) {
       const size_t gi = size_t(r * G + c / p.group_size);
-      w.data[size_t(r * in + c)] = sc[gi] * float(codes[size_t(r * in + c)]) + bi[gi];
+      w.data[size_t(r * in + c)] = m.scales[gi] * float(m.q[size_t(r * in + c)]) + m.biases[gi];
     }
   return w;
 }

@@ -25,6 +25,15 @@ Tensor decode_gptq_linear(const HfCheckpoint& ck, const std::string& prefix, int
 Tensor decode_awq_linear(const HfCheckpoint& ck, const std::string& prefix, int64_t out, int64_t in, const IntFormatParams& p);
 Tensor decode_compressed_tensors_linear(const HfCheckpoint& ck, const std::string& prefix, int64_t out, int64_t in,
                                         const IntFormatParams& p);
+// An MLX linear as stored: w = scales * q + biases per group of columns.
+struct MlxLinearParts {
+  int64_t rows = 0, cols = 0, group_size = 64;
+  int bits = 4;
+  std::vector<uint8_t> q;              // [rows, cols]
+  std::vector<float> scales, biases;   // [rows, cols / group_size]
+};
+MlxLinearParts read_mlx_linear(const HfCheckpoint& ck, const std::string& prefix, int64_t out, int64_t in,
+                               const IntFormatParams& p);
 Tensor decode_mlx_linear(const HfCheckpoint& ck, const std::string& prefix, int64_t out, int64_t in, const IntFormatParams& p);
 
 }  // namespace llmq

@@ -214,6 +214,25 @@ std::unique_ptr<LoadedModel> load_hf_quantized_model(const std::string& path, co
                                        p.sym ? " sym" : ""));
 }
 
+std::map<std::string, MlxLinearParts> read_mlx_linears(const std::string& dir) {
+  if (detect_hf_quant_format(dir) != "mlx") throw file_error(dir, "not an MLX quantized checkpoint (config.json has no \"quantization\")");
+  HfCheckpoint ck(dir);
+  add_mlx_expert_views(ck);
+  const std::string cfg_path = (fs::path(dir) / "config.json").string();
+  const FormatParams fp = format_params_of("mlx", ck.config(), cfg_path);
+  ModelWeights w;
+  w.cfg = ModelConfig::from_json(ck.config(), cfg_path);
+  std::map<std::string, MlxLinearParts> out;
+  for (const NamedTensor& nt : named_tensors(w)) {
+    const std::string suffix = ".weight";
+    if (nt.shape.size() != 2 || !nt.name.ends_with(suffix)) continue;
+    const std::string prefix = nt.name.substr(0, nt.name.size() - suffix.size());
+    if (!is_quantized("mlx", ck, prefix)) continue;
+    out.emplace(nt.name, read_mlx_linear(ck, prefix, nt.shape[0], nt.shape[1], params_for_module(fp, prefix)));
+  }
+  return out;
+}
+
 void register_hf_quant_loaders() {
   static std::once_flag once;
   std::call_once(once, [] {

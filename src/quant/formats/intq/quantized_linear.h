@@ -19,6 +19,10 @@ struct QuantizedLinear {
   std::vector<float> scales;    // [rows, n_groups]
   std::vector<int32_t> zeros;   // [rows, n_groups]
   std::vector<int32_t> g_idx;   // [cols]
+  // Free affine offsets [rows, n_groups] (MLX's "biases", learned by DWQ):
+  // when set, w = scale * q + bias and the zero points are unused. Only the
+  // MLX layout can store them.
+  std::vector<float> biases;
 
   int64_t n_groups() const { return spec.n_groups(cols); }
   // Allocates storage and sets g_idx to the plain layout (column / group_len).
@@ -30,8 +34,12 @@ struct QuantizedLinear {
     scales[size_t(r * n_groups() + g)] = gg.scale;
     zeros[size_t(r * n_groups() + g)] = gg.zero;
   }
-  float dequant(int64_t r, int64_t c) const { return grid(r, g_idx[size_t(c)]).dequantize(q[size_t(r * cols + c)]); }
-  // The fp32 weight [rows, cols] this represents: s * (q - z).
+  float dequant(int64_t r, int64_t c) const {
+    const int64_t g = g_idx[size_t(c)];
+    if (!biases.empty()) return scales[size_t(r * n_groups() + g)] * float(q[size_t(r * cols + c)]) + biases[size_t(r * n_groups() + g)];
+    return grid(r, g).dequantize(q[size_t(r * cols + c)]);
+  }
+  // The fp32 weight [rows, cols] this represents: s * (q - z), or s * q + bias.
   Tensor dequantize() const;
 };
 

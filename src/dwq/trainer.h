@@ -1,0 +1,56 @@
+#pragma once
+// DWQ's training loop: Adam on every trainable scale and bias, batches of
+// sequences in a seeded order, the validation loss every few steps with early
+// stopping, and a resumable state file (parameters, optimizer moments, the
+// best parameters so far) written at every evaluation.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dwq/student.h"
+#include "dwq/teacher_targets.h"
+
+namespace llmq::dwq {
+
+struct TrainOptions {
+  int64_t iters = 0;         // optimizer steps; 0: one pass over the training sequences
+  int64_t batch_size = 4;    // sequences per step
+  double learning_rate = 1e-4;
+  float temperature = 2.0f;  // of the KL divergence between the softened distributions
+  int64_t steps_per_eval = 10;
+  int patience = 5;          // evaluations without a better validation loss before stopping
+  uint64_t seed = 0;         // order of the training sequences
+  bool progress = true;
+};
+
+struct TrainReport {
+  int64_t steps_planned = 0, steps_done = 0, resumed_at = 0, best_step = 0;
+  double initial_valid = 0, best_valid = 0;  // mean KL per token on the validation sequences
+  bool stopped_early = false;
+  double seconds = 0, tokens_per_second = 0;  // of this run's training steps
+  std::vector<std::pair<int64_t, double>> valid_curve;  // (step, validation loss)
+  std::vector<double> train_loss;                       // per step of this run
+};
+
+struct TrainData {
+  const std::vector<std::vector<int32_t>>& train;
+  const TeacherTargets& train_targets;
+  const std::vector<std::vector<int32_t>>& valid;
+  const TeacherTargets& valid_targets;
+};
+
+// Trains s in place and leaves in it the parameters with the lowest
+// validation loss seen (the initial ones when training never improved it).
+// `state_path`: the resume file; a file written by a run with another
+// `run_key` (other data, options or init) is ignored. Throws llmq::Error when
+// the loss or a gradient stops being finite (the learning rate diverged); the
+// state file then still holds the last evaluated step.
+TrainReport train(Student& s, const TrainData& data, const TrainOptions& opt, const std::string& state_path,
+                  const std::string& run_key);
+
+// Mean KL per token over the sequences.
+double mean_loss(Student& s, const std::vector<std::vector<int32_t>>& seqs, const TeacherTargets& targets,
+                 float temperature);
+
+}  // namespace llmq::dwq
