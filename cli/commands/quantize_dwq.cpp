@@ -17,8 +17,12 @@ void add_dwq_quantize_options(CLI::App* cmd, QuantizeDwqArgs& a) {
   cmd->add_option("--batch-size", a.batch_size, "DWQ: sequences per step")->check(CLI::PositiveNumber)->capture_default_str()->group(g);
   cmd->add_option("--max-seq-length", a.max_seq_length, "DWQ: tokens per training sequence")
       ->check(CLI::Range(int64_t(2), int64_t(1) << 20))->capture_default_str()->group(g);
-  cmd->add_option("--learning-rate", a.learning_rate, "DWQ: Adam's learning rate")->check(CLI::PositiveNumber)
-      ->capture_default_str()->group(g);
+  cmd->add_option("--learning-rate", a.learning_rate,
+                  "DWQ: Adam's learning rate, in units of each group's quantization step (1e-3: a bias moves 0.1% of "
+                  "a step, a scale 0.1% of itself per update)")
+      ->check(CLI::PositiveNumber)->capture_default_str()->group(g);
+  cmd->add_flag("--constant-lr", a.constant_lr, "DWQ: keep the learning rate constant (default: cosine decay to a tenth)")
+      ->group(g);
   cmd->add_option("--num-samples", a.num_samples, "DWQ: training sequences")->check(CLI::PositiveNumber)->capture_default_str()->group(g);
   cmd->add_option("--valid-samples", a.valid_samples, "DWQ: held-out sequences for the validation loss")
       ->check(CLI::PositiveNumber)->capture_default_str()->group(g);
@@ -57,6 +61,7 @@ void run_quantize_dwq(const QuantizeDwqArgs& a, const CommonOptions& common) {
   job.train.iters = a.iters;
   job.train.batch_size = a.batch_size;
   job.train.learning_rate = a.learning_rate;
+  job.train.cosine = !a.constant_lr;
   job.train.temperature = a.temperature;
   job.train.steps_per_eval = a.steps_per_eval;
   job.train.patience = a.patience;

@@ -15,10 +15,11 @@ namespace llmq::cli {
 struct QuantizeDwqArgs {
   std::string init = "rtn";
   int64_t iters = 0, batch_size = 4, max_seq_length = 512, num_samples = 256, valid_samples = 16;
-  double learning_rate = 1e-4;
+  double learning_rate = 1e-3;
+  bool constant_lr = false;
   int64_t steps_per_eval = 10;
   int patience = 5;
-  float temperature = 2.0f;
+  float temperature = 1.0f;
   int64_t top_k = 64;
   std::string targets_dir;
   // Shared with the GPTQ/AWQ options (set by the owner of the subcommand).

@@ -22,6 +22,7 @@
 #include "util/error.h"
 #include "util/json_file.h"
 #include "util/output_guard.h"
+#include "util/peak_memory.h"
 #include "util/progress.h"
 
 namespace fs = std::filesystem;
@@ -120,6 +121,8 @@ std::string run_key_of(const DwqJob& job, const std::string& targets_file, const
                             {"bits", job.bits},
                             {"group", job.group_size},
                             {"lr", job.train.learning_rate},
+                            {"cosine", job.train.cosine},
+                            {"iters", job.train.iters},
                             {"batch", job.train.batch_size},
                             {"temperature", job.train.temperature},
                             {"seed", job.train.seed},
@@ -201,6 +204,9 @@ DwqOutcome run_dwq(const DwqJob& job_in) {
   const std::string state = (fs::path(job.checkpoint_dir) / "dwq-state.safetensors").string();
   out.train = train(student, {seqs.train, train_t, seqs.valid, valid_t}, job.train,
                     job.restart ? state + ".restart" : state, run_key_of(job, out.targets_file, seqs));
+  const MemoryPeak peak = peak_memory();
+  out.peak_anonymous_mib = double(peak.anonymous_bytes) / 1048576.0;
+  out.peak_resident_mib = double(peak.resident_bytes) / 1048576.0;
   if (out.train.best_step == 0)
     out.warnings.push_back("training never lowered the validation loss: the output keeps the initial quantization "
                            "(try another --learning-rate)");
@@ -253,6 +259,8 @@ nlohmann::json DwqOutcome::to_json() const {
           {"targets_seconds", targets_seconds},
           {"train_seconds", train.seconds},
           {"tokens_per_second", train.tokens_per_second},
+          {"peak_anonymous_mib", peak_anonymous_mib},
+          {"peak_resident_mib", peak_resident_mib},
           {"steps_planned", train.steps_planned},
           {"steps_done", train.steps_done},
           {"resumed_at_step", train.resumed_at},

@@ -45,6 +45,7 @@ struct DwqOutcome {
   std::string targets_file;
   double init_seconds = 0, targets_seconds = 0;
   TrainReport train;
+  double peak_anonymous_mib = 0, peak_resident_mib = 0;  // of the process, after training (util/peak_memory.h)
   std::vector<std::string> warnings;
   nlohmann::json to_json() const;
 };
