@@ -1,7 +1,6 @@
 #include "dwq/student.h"
 
 #include "export/hf/loaders/hf_quant_loader.h"
-#include "io/hf_checkpoint.h"
 #include "model/model_loader.h"
 #include "util/error.h"
 
@@ -11,14 +10,6 @@ Student::Student(const std::string& mlx_dir) : dir_(mlx_dir) {
   std::map<std::string, MlxLinearParts> parts = read_mlx_linears(mlx_dir);
   if (parts.empty()) throw file_error(mlx_dir, "holds no quantized linears");
   w_ = load_model(mlx_dir, {.lazy = true}).weights;
-  // Scales and biases are stored in the checkpoint's scale type: the type of any one of them.
-  HfCheckpoint ck(mlx_dir);
-  DType storage = DType::F32;
-  for (const std::string& name : ck.tensor_names())
-    if (name.ends_with(".scales")) {
-      storage = ck.get(name).dtype;
-      break;
-    }
   for (auto& [name, p] : parts) {
     Trainable t;
     t.a.weight_name = name;
@@ -29,7 +20,7 @@ Student::Student(const std::string& mlx_dir) : dir_(mlx_dir) {
     t.a.q = std::move(p.q);
     t.a.scales = std::move(p.scales);
     t.a.biases = std::move(p.biases);
-    t.a.storage = storage;
+    t.a.storage = p.scale_dtype;
     t.gs.assign(t.a.scales.size(), 0.0f);
     t.gb.assign(t.a.biases.size(), 0.0f);
     linears_.emplace(name, std::move(t));

@@ -136,9 +136,8 @@ double learning_rate_at(const TrainOptions& opt, int64_t step, int64_t steps) {
   return opt.learning_rate * (0.1 + 0.9 * 0.5 * (1.0 + std::cos(3.14159265358979323846 * x)));
 }
 
-double mean_loss(Student& s, const std::vector<std::vector<int32_t>>& seqs, const TeacherTargets& targets,
+double mean_loss(Backprop& bp, const std::vector<std::vector<int32_t>>& seqs, const TeacherTargets& targets,
                  float temperature) {
-  Backprop bp(s);
   double sum = 0;
   int64_t tokens = 0;
   for (size_t i = 0; i < seqs.size(); ++i) {
@@ -164,6 +163,7 @@ TrainReport train(Student& s, const TrainData& data, const TrainOptions& opt, co
     for (float& u : unit.back()) u = std::max(std::fabs(u), 1e-12f);
   }
 
+  Backprop bp(s);  // one fp32 copy of the lm_head for training and every validation
   State st;
   if (auto loaded = load_state(state_path, run_key, ts)) {
     st = std::move(*loaded);
@@ -175,18 +175,17 @@ TrainReport train(Student& s, const TrainData& data, const TrainOptions& opt, co
       st.best_s.push_back(t->a.scales);
       st.best_b.push_back(t->a.biases);
     }
-    st.initial_valid = st.best_valid = mean_loss(s, data.valid, data.valid_targets, opt.temperature);
+    st.initial_valid = st.best_valid = mean_loss(bp, data.valid, data.valid_targets, opt.temperature);
     st.curve.push_back({0, st.initial_valid});
     save_state(state_path, run_key, st, ts);  // step 0: what a diverged first step falls back to
   }
 
-  Backprop bp(s);
   Progress prog("dwq", size_t(rep.steps_planned), opt.progress, "steps");
   if (st.step) prog.update(size_t(std::min(st.step, rep.steps_planned)), "resumed");
   const auto t0 = std::chrono::steady_clock::now();
   int64_t tokens = 0;
   auto evaluate = [&] {
-    const double v = mean_loss(s, data.valid, data.valid_targets, opt.temperature);
+    const double v = mean_loss(bp, data.valid, data.valid_targets, opt.temperature);
     st.curve.push_back({st.step, v});
     if (v < st.best_valid) {
       st.best_valid = v;

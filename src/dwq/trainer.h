@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "dwq/backprop.h"
 #include "dwq/student.h"
 #include "dwq/teacher_targets.h"
 
@@ -58,8 +59,8 @@ TrainReport train(Student& s, const TrainData& data, const TrainOptions& opt, co
 // The learning rate of step `step` (1-based) of `steps`.
 double learning_rate_at(const TrainOptions& opt, int64_t step, int64_t steps);
 
-// Mean KL per token over the sequences.
-double mean_loss(Student& s, const std::vector<std::vector<int32_t>>& seqs, const TeacherTargets& targets,
+// Mean KL per token over the sequences, on the student `bp` was made for.
+double mean_loss(Backprop& bp, const std::vector<std::vector<int32_t>>& seqs, const TeacherTargets& targets,
                  float temperature);
 
 }  // namespace llmq::dwq

@@ -143,6 +143,7 @@ MlxLinearParts read_mlx_linear(const HfCheckpoint& ck, const std::string& prefix
   m.cols = in;
   m.group_size = p.group_size;
   m.bits = b;
+  m.scale_dtype = stv.dtype;
   m.scales = floats_of(need(ck, prefix + ".scales", {out, G}, stv.dtype));
   m.biases = floats_of(need(ck, prefix + ".biases", {out, G}, stv.dtype));
   const std::vector<uint32_t> codes = unpack_along_cols(packed.data(), out, in, b);

@@ -31,6 +31,7 @@ struct MlxLinearParts {
   int bits = 4;
   std::vector<uint8_t> q;              // [rows, cols]
   std::vector<float> scales, biases;   // [rows, cols / group_size]
+  DType scale_dtype = DType::F16;      // the type they are stored in
 };
 MlxLinearParts read_mlx_linear(const HfCheckpoint& ck, const std::string& prefix, int64_t out, int64_t in,
                                const IntFormatParams& p);
