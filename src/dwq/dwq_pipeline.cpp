@@ -113,6 +113,19 @@ std::string initial_quantization(const DwqJob& job, const std::string& data_path
   return dir;
 }
 
+// The checkpoint folder is emptied and removed by this job: refuse one that
+// holds anything we did not write (a --resume DIR pointing at a user's folder).
+void check_checkpoint_folder(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const bool ours = name == "init" || name == "init.checkpoint" || name == "init-job.json" ||
+                      name.starts_with("dwq-state.safetensors") || name.starts_with(".");
+    if (!ours) throw file_error(dir, "holds " + name + ", which is not a DWQ checkpoint file; choose another --resume folder");
+  }
+}
+
 std::string run_key_of(const DwqJob& job, const std::string& targets_file, const Sequences& s) {
   const nlohmann::json k = {{"targets", fs::path(targets_file).filename().string()},
                             {"train", s.train.size()},
@@ -173,6 +186,7 @@ DwqOutcome run_dwq(const DwqJob& job_in) {
   out.valid_sequences = int64_t(seqs.valid.size());
   out.seq_len = job.max_seq_length;
 
+  check_checkpoint_folder(job.checkpoint_dir);
   fs::create_directories(job.checkpoint_dir);
   auto t0 = std::chrono::steady_clock::now();
   const std::string init_dir = initial_quantization(job, data_path, job.checkpoint_dir, &out.init_reused);

@@ -186,6 +186,19 @@ TEST(DwqPipeline, DivergingLearningRateStopsWithoutOutput) {
   EXPECT_TRUE(fs::exists(job.output_dir + ".checkpoint/dwq-state.safetensors"));  // the last good step is kept
 }
 
+// The checkpoint folder is removed at the end: one holding a user's files is refused, and they stay.
+TEST(DwqPipeline, ForeignCheckpointFolderIsRefusedAndKept) {
+  test::TempDir tmp;
+  DwqJob job = tiny_job(tmp);
+  job.checkpoint_dir = tmp / "mine";
+  fs::create_directories(job.checkpoint_dir);
+  test::write_file(job.checkpoint_dir + "/notes.txt", "keep me");
+  const std::string msg = test::thrown_message([&] { run_dwq(job); });
+  EXPECT_NE(msg.find("notes.txt"), std::string::npos) << msg;
+  EXPECT_EQ(test::read_file(job.checkpoint_dir + "/notes.txt"), "keep me");
+  EXPECT_FALSE(fs::exists(job.output_dir));
+}
+
 TEST(DwqPipeline, TextShorterThanOneSequenceIsRefused) {
   test::TempDir tmp;
   DwqJob job = tiny_job(tmp);
