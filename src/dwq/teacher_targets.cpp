@@ -64,6 +64,9 @@ std::optional<TeacherTargets> read_cache(const std::string& path, const std::str
     std::memcpy(t.lse.data(), ls->data, t.lse.size() * 4);
     for (int32_t v : t.ids)
       if (v < 0 || v >= vocab) return std::nullopt;
+    for (const std::vector<float>* v : {&t.logits, &t.lse})  // a NaN here would read as a diverged learning rate
+      for (float x : *v)
+        if (!std::isfinite(x)) return std::nullopt;
     return t;
   } catch (const Error&) {
     return std::nullopt;
