@@ -41,14 +41,4 @@ for bits in ${BITS:-4 3 2}; do
 done
 "$bin" quality compare "$model" "${files[@]}" --data "$data" --ctx 512 --chunks "$chunks" \
   --base-logits "$work/base-$chunks.logits" --format json --quiet >"$work/compare.json"
-python3 - "$work/compare.json" <<'PY' | tee "$work/table.md"
-import json, sys
-rows = json.load(open(sys.argv[1]))
-rows = rows["rows"] if isinstance(rows, dict) else rows
-base = next(r for r in rows if r["is_base"])
-print(f"| file | bytes | KLD | PPL (base {base['perplexity']:.3f}) | dPPL | same top-1 % |")
-print("|---|---|---|---|---|---|")
-for r in sorted((r for r in rows if not r["is_base"]), key=lambda r: r["model"]):
-    d = 100 * (r["perplexity"] / base["perplexity"] - 1)
-    print(f"| {r['model']} | {r['file_bytes']} | {r['kld_mean']:.5f} | {r['perplexity']:.3f} | {d:+.2f}% | {100 * r['top1_agreement']:.2f} |")
-PY
+python3 bench/quality_table.py "$work/compare.json" | tee "$work/table.md"

@@ -40,15 +40,4 @@ quant q4_k_m -q Q4_K_M
 "$bin" quality compare "$model" "$work"/q3_k_m.gguf "$work"/dynamic-default.gguf "$work"/dynamic-fast.gguf \
   "$work"/dynamic-hybrid.gguf "$work"/iq2_xxs.gguf "$work"/q4_k_m-imatrix.gguf "$work"/q4_k_m.gguf \
   --data "$data" --ctx 512 --chunks "$chunks" --format json --quiet >"$work/compare.json"
-python3 - "$work/compare.json" <<'PY' | tee "$work/table.md"
-import json, sys
-rows = json.load(open(sys.argv[1]))
-rows = rows["rows"] if isinstance(rows, dict) else rows
-base = next(r for r in rows if r["is_base"])
-print(f"| file | bytes | KLD | PPL (base {base['perplexity']:.3f}) | same top-1 % |")
-print("|---|---|---|---|---|")
-for r in rows:
-    if r["is_base"]:
-        continue
-    print(f"| {r['model']} | {r['file_bytes']} | {r['kld_mean']:.5f} | {r['perplexity']:.3f} | {100 * r['top1_agreement']:.2f} |")
-PY
+python3 bench/quality_table.py "$work/compare.json" --keep-order | tee "$work/table.md"

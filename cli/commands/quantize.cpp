@@ -17,6 +17,7 @@
 #include "calibration/imatrix_file.h"
 #include "calibration/model_fingerprint.h"
 #include "export/gguf/gguf_exporter.h"
+#include "export/gguf/gguf_gptq.h"
 #include "export/hf/lowbit_scheme.h"
 #include "io/gguf/gguf_tensor_info.h"
 #include "quant/formats/ggml/ggml_quants.h"
@@ -32,7 +33,7 @@ struct QuantizeArgs {
   std::string model, format, type, output, imatrix, name;
   std::string output_tensor_type, token_embedding_type;
   std::vector<std::string> tensor_types;
-  bool pure = false, leave_output = false, dry_run = false;
+  bool pure = false, leave_output = false, dry_run = false, gptq = false;
 };
 
 ggml::GgmlType parse_tensor_type(const std::string& option, const std::string& s) {
@@ -67,6 +68,7 @@ nlohmann::json tensor_json(const GgufTensorResult& t) {
                       {"bytes", t.bytes},   {"bpw", t.bpw()},  {"elements", t.n_elements}};
   if (!t.note.empty()) j["note"] = t.note;
   if (t.used_importance) j["imatrix"] = true;
+  if (t.used_gptq) j["gptq"] = true;
   return j;
 }
 
@@ -135,6 +137,9 @@ void register_quantize(CLI::App& app) {
   cmd->add_option("--imatrix", a->imatrix, "Importance matrix file (llama.cpp imatrix)");
   cmd->add_option("--name", a->name, "general.name (default: the model directory's name)");
   cmd->add_flag("--dry-run", a->dry_run, "Print each tensor's type, size and bits per weight; write nothing");
+  cmd->add_flag("--gptq", a->gptq,
+                "gguf: quantize the layers' k-quant tensors (Q2_K..Q6_K) with GPTQ's error feedback, from Hessians of "
+                "calibration text (--calibration, --samples, --ctx); same types and bytes as without");
   auto coherence = std::make_shared<CoherenceArgs>();
   add_coherence_options(cmd, *coherence);
   auto dyn = std::make_shared<QuantizeDynamicArgs>();
@@ -153,6 +158,8 @@ void register_quantize(CLI::App& app) {
     set_allow_nonfinite(*allow_nonfinite);
     protect_run_inputs({a->model, a->imatrix, hf->calibration, dyn->dyn.profile, dyn->dyn.super_weights,
                         dyn->quality.data});
+    if (a->gptq && (a->format != "gguf" || a->type == "dynamic" || a->type == "DYNAMIC"))
+      throw CLI::ValidationError("--gptq", "applies to gguf presets (-q Q4_K_M, ...); for HF checkpoints use the gptq format");
     if (is_lowbit_method(a->format)) {  // FP8 / FP4 / int8 / SmoothQuant compressed-tensors checkpoints
       lowbit->model = a->model;
       lowbit->method = a->format;
@@ -242,6 +249,19 @@ void register_quantize(CLI::App& app) {
       auto imatrix = std::make_shared<ImatrixFile>(open_imatrix_for_model(a->imatrix, a->model));
       eo.importance = [imatrix](const std::string& name, int expert) { return imatrix->importance(name, expert); };
     }
+    std::vector<std::string> notes;
+    if (a->gptq && !a->dry_run) {
+      WindowOptions wo;
+      wo.samples = hf->samples;
+      wo.ctx = hf->ctx;
+      wo.seed = hf->seed;
+      GptqOptions g;
+      g.damp_percent = hf->damp_percent;
+      g.block_size = hf->block_size;
+      eo.gptq = make_gguf_gptq(a->model, hf->calibration, wo, g, &notes);
+    }
+    for (const std::string& n : notes)
+      if (!opts->quiet) std::fprintf(stderr, "note: %s\n", n.c_str());
     // One step per tensor; the count is known once the plan is made.
     std::unique_ptr<Progress> per_tensor;
     GgufExportResult r = export_gguf(a->model, eo, [&](size_t, size_t total, const GgufTensorResult& t) {
@@ -256,11 +276,18 @@ void register_quantize(CLI::App& app) {
       rows = quantize_quality_rows(a->model, eo.output, dyn->quality, !opts->json() && !opts->quiet);
     if (opts->json()) {
       nlohmann::json j = result_json(r);
+      if (eo.gptq) j["gptq"] = {{"windows", eo.gptq->windows()}, {"tokens", eo.gptq->tokens()}, {"notes", notes}};
       if (!rows.empty()) j["quality"] = rows_to_json(rows);
       if (coherent) j["coherence"] = coherence_json(*coherent);
       print_json(j);
     } else {
       print_text(r);
+      if (eo.gptq) {
+        int64_t n = 0;
+        for (const GgufTensorResult& t : r.tensors) n += t.used_gptq;
+        fmt::print("GPTQ: {} tensors with error feedback, Hessians from {} windows ({} tokens){}\n", n,
+                   eo.gptq->windows(), eo.gptq->tokens(), n ? "" : " (no tensor of this preset is a k-quant: nothing to do)");
+      }
       if (!rows.empty()) fmt::print("{}", format_quality_table(rows));
       if (coherent) print_coherence(*coherent);
     }

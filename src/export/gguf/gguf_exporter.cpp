@@ -4,12 +4,15 @@
 #include <filesystem>
 
 #include "distributed/ordered_jobs.h"
+#include "export/gguf/gguf_gptq.h"
 #include "export/gguf/gguf_model_metadata.h"
 #include "export/gguf/gguf_tensor_source.h"
 #include "io/gguf/gguf_writer.h"
 #include "io/hf_checkpoint.h"
 #include "io/model_locator.h"
+#include "export/hf/model_quantizer.h"
 #include "quant/formats/ggml/ggml_quants.h"
+#include "quant/methods/gptq_ggml.h"
 #include "tokenizer/tokenizer.h"
 #include "util/atomic_output.h"
 #include "util/error.h"
@@ -41,13 +44,35 @@ void protect_input(const std::string& output, const HfCheckpoint& ckpt) { ensure
 
 // Quantizes (or copies) the fp32 values of one tensor; stacked experts are
 // encoded one by one, each with its own importance vector.
+// How a tensor was encoded, for the report.
+struct EncodeFlags {
+  bool importance = false, gptq = false;
+};
+
+// One expert's rows (all rows when not stacked) with GPTQ when `gptq` has
+// the Hessian of their input; false when it has none (the caller quantizes
+// the rows as usual).
+bool encode_with_gptq(GgufGptq& gptq, const GgufTensorSpec& spec, int64_t expert, GgmlType type, const float* rows,
+                      int64_t n_rows, const float* imatrix, uint8_t* out) {
+  const GramStats* g = gptq.find(spec, int(expert));
+  if (!g) return false;
+  const int64_t cols = spec.row_length();
+  Tensor w;
+  w.shape = {n_rows, cols};
+  w.data.assign(rows, rows + n_rows * cols);
+  const std::vector<uint8_t> bytes =
+      gptq_quantize_ggml(w, hessian_from_gram(g->matrix(), g->tokens), type, imatrix, gptq.gptq());
+  std::copy(bytes.begin(), bytes.end(), out);
+  return true;
+}
+
 void encode_tensor(const GgufTensorSpec& spec, GgmlType type, bool quantizable, const std::vector<float>& values,
-                   const ImportanceLookup& importance, std::vector<uint8_t>& out, bool& used_importance) {
+                   const ImportanceLookup& importance, GgufGptq* gptq, std::vector<uint8_t>& out, EncodeFlags& flags) {
   const int64_t cols = spec.row_length();
   const int64_t rows_per_expert = spec.n_rows() / spec.n_experts();
   const size_t row_bytes = ggml::row_size(type, cols);
   out.resize(row_bytes * size_t(spec.n_rows()));
-  used_importance = false;
+  flags = {};
   for (int64_t e = 0; e < spec.n_experts(); ++e) {
     const float* imatrix = nullptr;
     if (importance && quantizable && ggml::block_size(type) > 1) {
@@ -58,10 +83,16 @@ void encode_tensor(const GgufTensorSpec& spec, GgmlType type, bool quantizable, 
              cols);
       if (v && int64_t(v->size()) == cols) {
         imatrix = v->data();
-        used_importance = true;
+        flags.importance = true;
       }
     }
     const size_t first_row = size_t(e * rows_per_expert);
+    if (gptq && quantizable && gptq_supports_ggml_type(type) &&
+        encode_with_gptq(*gptq, spec, e, type, values.data() + first_row * size_t(cols), rows_per_expert, imatrix,
+                         out.data() + first_row * row_bytes)) {
+      flags.gptq = true;
+      continue;
+    }
     ggml::quantize_rows(type, values.data() + first_row * size_t(cols), out.data() + first_row * row_bytes,
                         rows_per_expert, cols, imatrix);
   }
@@ -145,6 +176,8 @@ GgufExportResult export_gguf(const std::string& model_dir, const GgufExportOptio
   }
 
   check_importance(model_dir, layout, plan, opt.importance, quant.preset);
+  if (opt.gptq && !Cluster::get().single())
+    fail("GGUF export with GPTQ runs in one process (its layer-by-layer Hessians are not spread over ranks yet)");
   if (opt.output.empty()) fail("no output path given for the GGUF file");
   protect_input(opt.output, ckpt);
   // Rank 0 writes the file; every rank (one, unless run under mpirun) encodes tensors, the next one free at a time.
@@ -162,15 +195,16 @@ GgufExportResult export_gguf(const std::string& model_dir, const GgufExportOptio
   std::vector<float> values, scratch;
   auto produce = [&](int64_t i) {
     std::vector<uint8_t> encoded;
-    bool used_importance = false;
+    EncodeFlags flags;
     read_gguf_tensor(ckpt, cfg, layout[size_t(i)], values, scratch);
-    encode_tensor(layout[size_t(i)], plan[size_t(i)].type, plan[size_t(i)].quantizable, values, opt.importance, encoded,
-                  used_importance);
-    encoded.push_back(used_importance ? 1 : 0);  // travels with the bytes to the writing rank
+    encode_tensor(layout[size_t(i)], plan[size_t(i)].type, plan[size_t(i)].quantizable, values, opt.importance,
+                  opt.gptq.get(), encoded, flags);
+    encoded.push_back(uint8_t((flags.importance ? 1 : 0) | (flags.gptq ? 2 : 0)));  // travels with the bytes to the writing rank
     return encoded;
   };
   auto consume = [&](int64_t i, std::vector<uint8_t>& encoded) {
-    result.tensors[size_t(i)].used_importance = encoded.back() != 0;
+    result.tensors[size_t(i)].used_importance = (encoded.back() & 1) != 0;
+    result.tensors[size_t(i)].used_gptq = (encoded.back() & 2) != 0;
     writer->write_tensor_data(layout[size_t(i)].name, encoded.data(), encoded.size() - 1);
     if (progress) progress(size_t(i), layout.size(), result.tensors[size_t(i)]);
   };

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@
 #include "quant/formats/ggml/ggml_types.h"
 
 namespace llmq {
+
+class GgufGptq;
 
 // Importance (imatrix) values for one quantized tensor: one per column of
 // the named GGUF tensor, for one expert of a stacked tensor (-1 otherwise);
@@ -33,6 +36,9 @@ struct GgufExportOptions {
   bool dry_run = false;          // plan and report only; reads no tensor data, writes nothing
   std::string model_name;        // general.name; default: the model directory's name
   ImportanceLookup importance;   // optional; sets quant.has_imatrix when given
+  // Optional: GPTQ error feedback for the decoder's k-quant tensors, from
+  // these calibration Hessians (export/gguf/gguf_gptq.h). One process only.
+  std::shared_ptr<GgufGptq> gptq;
 };
 
 struct GgufTensorResult {
@@ -43,6 +49,7 @@ struct GgufTensorResult {
   int64_t n_elements = 0;
   size_t bytes = 0;              // data bytes in the file (before alignment padding)
   bool used_importance = false;
+  bool used_gptq = false;        // quantized with GPTQ's error feedback
   double bpw() const { return n_elements ? double(bytes) * 8.0 / double(n_elements) : 0.0; }
 };
 

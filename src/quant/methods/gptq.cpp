@@ -4,10 +4,8 @@
 #include <numeric>
 
 #include <cblas.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
+#include "quant/methods/gptq_sweep.h"
 #include "quant/methods/hessian_inverse.h"
 #include "runtime/deterministic_gemm.h"
 #include "util/error.h"
@@ -94,17 +92,8 @@ QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQ
   GptqStats st;
 
   // Working copy, transposed: column j of W is the contiguous row j of wt.
-  std::vector<float> wt(static_cast<size_t>(n * m));
-  for (int64_t r = 0; r < m; ++r)
-    for (int64_t c = 0; c < n; ++c) wt[size_t(c * m + r)] = w.data[size_t(r * n + c)];
-
-  // Inputs that were never active carry no information: their weights do not matter for the outputs seen.
-  for (int64_t c = 0; c < n; ++c)
-    if (h[size_t(c * n + c)] == 0.0) {
-      h[size_t(c * n + c)] = 1.0;
-      std::fill(wt.begin() + c * m, wt.begin() + (c + 1) * m, 0.0f);
-      ++st.dead_columns;
-    }
+  std::vector<float> wt;
+  st.dead_columns = gptq_columns(w, h, wt);
 
   QuantizedLinear out;
   out.init(m, n, spec);
@@ -157,60 +146,28 @@ QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQ
   std::vector<int32_t> group_of(static_cast<size_t>(n));  // group of permuted column j
   for (int64_t j = 0; j < n; ++j) group_of[size_t(j)] = int32_t(opt.static_groups ? perm[size_t(j)] / gl : j / gl);
   std::vector<GroupGrid> grids(static_cast<size_t>(m));
-  const int64_t B = opt.block_size;
-  std::vector<float> err(static_cast<size_t>(B * m));
-  // Per output row, added in row order at the end: the reported loss does not depend on the thread count.
-  std::vector<double> row_loss(static_cast<size_t>(m), 0.0);
-
-  for (int64_t i1 = 0; i1 < n; i1 += B) {
-    const int64_t i2 = std::min(i1 + B, n), count = i2 - i1;
-    // Every step inside a block is independent across output rows, so each thread takes a
-    // contiguous slice of rows through the whole block: one parallel region per block rather
-    // than several per column (cheap regions still cost a barrier and spinning threads).
-#pragma omp parallel if (m * count > 32768)
-    {
-      int64_t r0 = 0, r1 = m;
-#ifdef _OPENMP
-      const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-      r0 = m * t / nt;
-      r1 = m * (t + 1) / nt;
-#endif
-      std::vector<float> vals(static_cast<size_t>(gl));
-      for (int64_t j = i1; j < i2; ++j) {
-        const int64_t g = group_of[size_t(j)];
-        if (opt.static_groups) {
-          for (int64_t r = r0; r < r1; ++r) grids[size_t(r)] = static_grids[size_t(g)][size_t(r)];
-        } else if (j % gl == 0) {
-          // The group's grid from its columns as they are now (earlier errors already folded in).
-          const int64_t len = std::min(gl, n - j);
-          for (int64_t r = r0; r < r1; ++r) {
-            for (int64_t c = 0; c < len; ++c) vals[size_t(c)] = wt[size_t((j + c) * m + r)];
-            grids[size_t(r)] = fitter.fit(vals.data(), cost.empty() ? nullptr : cost.data() + j, len);
-            out.set_grid(r, g, grids[size_t(r)]);
-          }
-        }
-        const float d = U[size_t(j * n + j)];
-        float* wj = wt.data() + j * m;
-        float* ej = err.data() + (j - i1) * m;
-        for (int64_t r = r0; r < r1; ++r) {
-          const GroupGrid& gg = grids[size_t(r)];
-          const int q = gg.quantize(wj[r], maxq);
-          qt[size_t(j * m + r)] = uint8_t(q);
-          ej[r] = (wj[r] - gg.dequantize(q)) / d;
-          row_loss[size_t(r)] += 0.5 * double(ej[r]) * double(ej[r]);
-        }
-        // Spread this column's error over the rest of the block now.
-        for (int64_t k = j + 1; k < i2; ++k) {
-          const float u = U[size_t(j * n + k)];
-          float* wk = wt.data() + k * m;
-          for (int64_t r = r0; r < r1; ++r) wk[r] -= u * ej[r];
-        }
+  auto at_column = [&](int64_t j, int64_t r0, int64_t r1) {
+    const int64_t g = group_of[size_t(j)];
+    if (opt.static_groups) {
+      for (int64_t r = r0; r < r1; ++r) grids[size_t(r)] = static_grids[size_t(g)][size_t(r)];
+    } else if (j % gl == 0) {
+      // The group's grid from its columns as they are now (earlier errors already folded in).
+      const int64_t len = std::min(gl, n - j);
+      std::vector<float> v(static_cast<size_t>(len));
+      for (int64_t r = r0; r < r1; ++r) {
+        for (int64_t c = 0; c < len; ++c) v[size_t(c)] = wt[size_t((j + c) * m + r)];
+        grids[size_t(r)] = fitter.fit(v.data(), cost.empty() ? nullptr : cost.data() + j, len);
+        out.set_grid(r, g, grids[size_t(r)]);
       }
     }
-    // ... and over every column after the block in one product: W[i2:] -= U[i1:i2, i2:]^T Err.
-    if (i2 < n)
-      runtime::gemm(true, false, n - i2, m, count, -1.0f, U.data() + i1 * n + i2, n, err.data(), m, 1.0f, wt.data() + i2 * m, m);
-  }
+  };
+  auto quantize = [&](int64_t j, int64_t r, float v) {
+    const GroupGrid& gg = grids[size_t(r)];
+    const int q = gg.quantize(v, maxq);
+    qt[size_t(j * m + r)] = uint8_t(q);
+    return gg.dequantize(q);
+  };
+  st.loss = gptq_sweep(wt, m, n, U, opt.block_size, at_column, quantize);
 
   // Back to the original column order; act order without static groups keeps its groups in g_idx.
   for (int64_t j = 0; j < n; ++j) {
@@ -221,9 +178,6 @@ QuantizedLinear gptq_quantize(const Tensor& w, std::vector<double> h, const IntQ
   if (opt.static_groups)
     for (int64_t g = 0; g < out.n_groups(); ++g)
       for (int64_t r = 0; r < m; ++r) out.set_grid(r, g, static_grids[size_t(g)][size_t(r)]);
-  double loss = 0;
-  for (double l : row_loss) loss += l;
-  st.loss = loss;
   if (stats) *stats = st;
   return out;
 }

@@ -8,6 +8,7 @@
 #include "quant/formats/ggml/ggml_quants.h"
 #include "quant/formats/ggml/kquant_blocks.h"
 #include "quant/formats/ggml/kquant_encode.h"
+#include "quant/formats/ggml/kquant_formats.h"
 #include "quant/formats/ggml/row_gain.h"
 #include "util/error.h"
 #include "util/half.h"
@@ -40,17 +41,6 @@ void apply_row_gain(const float* x, Block* y, int64_t n, const float* imatrix,
   }
 }
 
-// Search settings per format. The first-level grid spans about one level
-// either side of "range / levels"; the radius is how many codes either side
-// of the rounded sub-block scale (and min) the second level tries. These were
-// tuned on rows of the fixture models: going wider than this bought under
-// 0.5% of error for a large share of the time.
-constexpr AffineSpec kQ2Spec{16, 3, 15, {-0.5f, 0.1f, 16}, 2};
-constexpr AffineSpec kQ4Spec{32, 15, 63, {-1.0f, 0.1f, 21}, 2};
-constexpr AffineSpec kQ5Spec{32, 31, 63, {-0.5f, 0.1f, 11}, 2};
-constexpr SymmetricSpec kQ3Spec{16, 4, -32, 31, {-0.9f, 0.1f, 19}, 3};
-constexpr SymmetricSpec kQ6Spec{16, 32, -128, 127, {-0.9f, 0.1f, 19}, 2};
-
 }  // namespace
 
 // ================================ Q2_K ======================================
@@ -63,10 +53,7 @@ void quantize_row_q2_K(const float* x, void* vy, int64_t n, const float* imatrix
   for (int64_t b = 0; b < nb; ++b, x += 256) {
     error_weights(x, imatrix ? imatrix + 256 * b : nullptr, kQ2Spec.sub_size, w);
     encode_affine(x, w, kQ2Spec, c);
-    y[b].d = c.d_bits;
-    y[b].dmin = c.dmin_bits;
-    for (int j = 0; j < 16; ++j) y[b].scales[j] = uint8_t(c.sc[j] | (c.m[j] << 4));
-    pack_2bit(c.q, y[b].qs);
+    store_q2_K(c, y[b]);
   }
   apply_row_gain(row, y, n, imatrix, dequantize_row_q2_K);
 }
@@ -90,19 +77,10 @@ void quantize_row_q3_K(const float* x, void* vy, int64_t n, const float* imatrix
   const float* row = x;
   float w[256];
   SymmetricCode c;
-  uint8_t low[256];
   for (int64_t b = 0; b < nb; ++b, x += 256) {
     error_weights(x, imatrix ? imatrix + 256 * b : nullptr, kQ3Spec.sub_size, w);
     encode_symmetric(x, w, kQ3Spec, c);
-    y[b].d = c.d_bits;
-    pack_q3_scales(c.sc, y[b].scales);
-    std::memset(y[b].hmask, 0, sizeof y[b].hmask);
-    for (int v = 0; v < 256; ++v) {
-      const int stored = c.q[v] + 4;  // 0..7
-      low[v] = uint8_t(stored & 3);
-      if (stored & 4) y[b].hmask[v % 32] |= uint8_t(1 << (v / 32));
-    }
-    pack_2bit(low, y[b].qs);
+    store_q3_K(c, y[b]);
   }
   apply_row_gain(row, y, n, imatrix, dequantize_row_q3_K);
 }
@@ -123,13 +101,6 @@ void dequantize_row_q3_K(const void* vx, float* y, int64_t n) {
 }
 
 // ============================ Q4_K / Q5_K ===================================
-namespace {
-void store_scale_min_k4(const AffineCode& c, uint16_t& d, uint16_t& dmin, uint8_t* scales) {
-  d = c.d_bits;
-  dmin = c.dmin_bits;
-  pack_scale_min_k4(c.sc, c.m, scales);
-}
-}  // namespace
 
 void quantize_row_q4_K(const float* x, void* vy, int64_t n, const float* imatrix) {
   auto* y = static_cast<BlockQ4K*>(vy);
@@ -139,10 +110,7 @@ void quantize_row_q4_K(const float* x, void* vy, int64_t n, const float* imatrix
   for (int64_t b = 0; b < nb; ++b, x += 256) {
     error_weights(x, imatrix ? imatrix + 256 * b : nullptr, kQ4Spec.sub_size, w);
     encode_affine(x, w, kQ4Spec, c);
-    store_scale_min_k4(c, y[b].d, y[b].dmin, y[b].scales);
-    for (int chunk = 0; chunk < 4; ++chunk)
-      for (int l = 0; l < 32; ++l)
-        y[b].qs[32 * chunk + l] = uint8_t(c.q[64 * chunk + l] | (c.q[64 * chunk + 32 + l] << 4));
+    store_q4_K(c, y[b]);
   }
 }
 
@@ -170,14 +138,7 @@ void quantize_row_q5_K(const float* x, void* vy, int64_t n, const float* imatrix
   for (int64_t b = 0; b < nb; ++b, x += 256) {
     error_weights(x, imatrix ? imatrix + 256 * b : nullptr, kQ5Spec.sub_size, w);
     encode_affine(x, w, kQ5Spec, c);
-    store_scale_min_k4(c, y[b].d, y[b].dmin, y[b].scales);
-    std::memset(y[b].qh, 0, sizeof y[b].qh);
-    for (int chunk = 0; chunk < 4; ++chunk)
-      for (int l = 0; l < 32; ++l) {
-        const uint8_t lo = c.q[64 * chunk + l], hi = c.q[64 * chunk + 32 + l];
-        y[b].qs[32 * chunk + l] = uint8_t((lo & 15) | ((hi & 15) << 4));
-        y[b].qh[l] |= uint8_t(((lo >> 4) << (2 * chunk)) | ((hi >> 4) << (2 * chunk + 1)));
-      }
+    store_q5_K(c, y[b]);
   }
 }
 
@@ -209,23 +170,7 @@ void quantize_row_q6_K(const float* x, void* vy, int64_t n, const float* imatrix
   for (int64_t b = 0; b < nb; ++b, x += 256) {
     error_weights(x, imatrix ? imatrix + 256 * b : nullptr, kQ6Spec.sub_size, w);
     encode_symmetric(x, w, kQ6Spec, c);
-    y[b].d = c.d_bits;
-    std::memcpy(y[b].scales, c.sc, 16);
-    // Each 128-value half: ql byte l holds values l (low) and l+64 (high
-    // nibble), byte l+32 values l+32 and l+96; qh byte l the top 2 bits of
-    // l, l+32, l+64, l+96 at offsets 0, 2, 4, 6.
-    for (int h = 0; h < 2; ++h) {
-      const int8_t* q = c.q + 128 * h;
-      uint8_t* ql = y[b].ql + 64 * h;
-      uint8_t* qh = y[b].qh + 32 * h;
-      for (int l = 0; l < 32; ++l) {
-        uint8_t s[4];
-        for (int k = 0; k < 4; ++k) s[k] = uint8_t(q[l + 32 * k] + 32);
-        ql[l] = uint8_t((s[0] & 15) | ((s[2] & 15) << 4));
-        ql[l + 32] = uint8_t((s[1] & 15) | ((s[3] & 15) << 4));
-        qh[l] = uint8_t((s[0] >> 4) | ((s[1] >> 4) << 2) | ((s[2] >> 4) << 4) | ((s[3] >> 4) << 6));
-      }
-    }
+    store_q6_K(c, y[b]);
   }
 }
 
