@@ -138,7 +138,7 @@ void register_quantize(CLI::App& app) {
   cmd->add_option("--name", a->name, "general.name (default: the model directory's name)");
   cmd->add_flag("--dry-run", a->dry_run, "Print each tensor's type, size and bits per weight; write nothing");
   cmd->add_flag("--gptq", a->gptq,
-                "gguf: quantize the layers' k-quant tensors (Q2_K..Q6_K) with GPTQ's error feedback, from Hessians of "
+                "gguf: quantize the layers' k-quant (Q2_K..Q6_K) and IQ4_XS tensors with GPTQ's error feedback, from Hessians of "
                 "calibration text (--calibration, --samples, --ctx); same types and bytes as without");
   auto coherence = std::make_shared<CoherenceArgs>();
   add_coherence_options(cmd, *coherence);
@@ -286,7 +286,7 @@ void register_quantize(CLI::App& app) {
         int64_t n = 0;
         for (const GgufTensorResult& t : r.tensors) n += t.used_gptq;
         fmt::print("GPTQ: {} tensors with error feedback, Hessians from {} windows ({} tokens){}\n", n,
-                   eo.gptq->windows(), eo.gptq->tokens(), n ? "" : " (no tensor of this preset is a k-quant: nothing to do)");
+                   eo.gptq->windows(), eo.gptq->tokens(), n ? "" : " (no tensor of this preset is a k-quant or IQ4_XS: nothing to do)");
       }
       if (!rows.empty()) fmt::print("{}", format_quality_table(rows));
       if (coherent) print_coherence(*coherent);

@@ -1,7 +1,7 @@
 #include "quant/methods/gptq_ggml.h"
 
 #include "quant/formats/ggml/ggml_quants.h"
-#include "quant/formats/ggml/kquant_columns.h"
+#include "quant/formats/ggml/column_codec.h"
 #include "quant/methods/gptq_sweep.h"
 #include "quant/methods/hessian_inverse.h"
 #include "util/error.h"
@@ -12,13 +12,13 @@ namespace {
 constexpr int64_t kSuperBlock = 256;
 }
 
-bool gptq_supports_ggml_type(ggml::GgmlType type) { return ggml::KquantColumnCodec::supports(type); }
+bool gptq_supports_ggml_type(ggml::GgmlType type) { return ggml::ColumnCodec::supports(type); }
 
 std::vector<uint8_t> gptq_quantize_ggml(const Tensor& w, std::vector<double> h, ggml::GgmlType type,
                                         const float* importance, const GptqOptions& opt, GptqStats* stats) {
   if (w.shape.size() != 2) fail("GPTQ needs a 2-D weight, got {}", shape_str(w.shape));
   const int64_t m = w.rows(), n = w.cols();
-  if (!gptq_supports_ggml_type(type)) fail("GPTQ cannot write {} (only the k-quants Q2_K..Q6_K)", ggml::type_name(type));
+  if (!gptq_supports_ggml_type(type)) fail("GPTQ cannot write {} (only Q2_K..Q6_K and IQ4_XS)", ggml::type_name(type));
   if (n % kSuperBlock != 0) fail("GPTQ into {}: rows of {} values are not a multiple of {}", ggml::type_name(type), n, kSuperBlock);
   if (int64_t(h.size()) != n * n) fail("GPTQ: Hessian has {} entries, expected {}x{}", h.size(), n, n);
   if (opt.block_size <= 0) fail("GPTQ: block size must be positive");
@@ -47,7 +47,7 @@ std::vector<uint8_t> gptq_quantize_ggml(const Tensor& w, std::vector<double> h, 
     return out;
   }
 
-  ggml::KquantColumnCodec codec(type, m);
+  ggml::ColumnCodec codec(type, m);
   auto block_of = [&](int64_t r, int64_t b) { return out.data() + size_t(r) * row_bytes + size_t(b) * block_bytes; };
   auto at_column = [&](int64_t j, int64_t r0, int64_t r1) {
     if (j % kSuperBlock != 0) return;

@@ -1,5 +1,5 @@
 #pragma once
-// GPTQ into llama.cpp's k-quant layouts (Q2_K..Q6_K): the same column sweep
+// GPTQ into llama.cpp's k-quant layouts (Q2_K..Q6_K) and IQ4_XS: the same column sweep
 // as gptq.h, with the format's own 256-value super-blocks as the groups.
 // When the sweep reaches a super-block, each row's scales and mins are chosen
 // by the row quantizer's search on the values as they are then (earlier

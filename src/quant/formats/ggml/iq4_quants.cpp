@@ -16,6 +16,7 @@
 #include "quant/formats/ggml/iq_blocks.h"
 #include "quant/formats/ggml/iq_grids.h"
 #include "quant/formats/ggml/iq_weights.h"
+#include "quant/formats/ggml/iq4_xs_code.h"
 #include "quant/formats/ggml/nonlinear_levels.h"
 #include "util/error.h"
 #include "util/half.h"
@@ -25,11 +26,6 @@ namespace llmq::ggml {
 using namespace iq;
 
 namespace {
-
-const LevelTable& iq4_levels() {
-  static const LevelTable table(kIq4nlValues, 16);
-  return table;
-}
 
 // Byte j of a 32-value block: value j in the low nibble, value j+16 in the high one.
 void pack_iq4(const uint8_t* q, uint8_t* qs) {
@@ -58,11 +54,6 @@ uint16_t best_fp16_scale(const float* x, const float* w, int n, float s) {
 }
 
 // ---- IQ4_XS super-block ------------------------------------------------------
-struct Iq4xsCode {
-  uint16_t d_bits = 0;
-  int ls[8] = {};  // -32..31
-  float err = INFINITY;
-};
 
 // For a super-scale d, each sub-block's best code near its ideal scale.
 Iq4xsCode codes_for(const float* x, const float* w, const float* ideal, float d_wanted) {
@@ -106,6 +97,49 @@ float refit_d(const float* x, const float* w, const Iq4xsCode& c) {
 
 }  // namespace
 
+// ---- IQ4_XS steps (iq4_xs_code.h) --------------------------------------------
+const LevelTable& iq::iq4_levels() {
+  static const LevelTable table(kIq4nlValues, 16);
+  return table;
+}
+
+// The super-scale and sub-block codes of 256 values (weights w).
+Iq4xsCode iq::fit_iq4_xs(const float* xb, const float* w) {
+  const LevelTable& lv = iq4_levels();
+  float ideal[8];
+  float peak = 0;  // the ideal sub-block scale of largest magnitude, with its sign
+  for (int j = 0; j < 8; ++j) {
+    ideal[j] = lv.best_scale(xb + 32 * j, w + 32 * j, 32);
+    if (std::fabs(ideal[j]) > std::fabs(peak)) peak = ideal[j];
+  }
+
+  Iq4xsCode best;
+  if (peak == 0) {
+    best = codes_for(xb, w, ideal, 0.f);
+  } else {
+    // The peak sub-block on code -32 (the extra negative one), -31, ... or +31, +30, ...
+    for (float top : {-32.f, -31.f, -30.f, -29.f, 31.f, 30.f, 29.f}) {
+      const Iq4xsCode c = codes_for(xb, w, ideal, peak / top);
+      if (c.err < best.err) best = c;
+    }
+    const Iq4xsCode refit = codes_for(xb, w, ideal, refit_d(xb, w, best));
+    if (refit.err < best.err) best = refit;
+  }
+
+  return best;
+}
+
+void iq::store_iq4_xs(const Iq4xsCode& c, const uint8_t* q, BlockIQ4XS& blk) {
+  blk = BlockIQ4XS{};
+  blk.d = c.d_bits;
+  for (int j = 0; j < 8; ++j) {
+    const int ls = c.ls[j] + 32;  // 0..63
+    blk.scales_l[j / 2] |= uint8_t((ls & 15) << (4 * (j % 2)));
+    blk.scales_h |= uint16_t((ls >> 4) << (2 * j));
+    pack_iq4(q + 32 * j, blk.qs + 16 * j);
+  }
+}
+
 // ================================ IQ4_NL ====================================
 void quantize_row_iq4_nl(const float* x, void* vy, int64_t n, const float* imatrix) {
   const int64_t nb = blocks_of(n, 32, "iq4_nl");
@@ -134,41 +168,16 @@ void dequantize_row_iq4_nl(const void* vx, float* y, int64_t n) {
 // ================================ IQ4_XS ====================================
 void quantize_row_iq4_xs(const float* x, void* vy, int64_t n, const float* imatrix) {
   const int64_t nb = super_blocks_of(n, "iq4_xs");
-  const LevelTable& lv = iq4_levels();
-  float w[256], ideal[8];
-  uint8_t q[32];
+  float w[256];
   for (int64_t b = 0; b < nb; ++b) {
     const float* xb = x + 256 * b;
     importance_weights(xb, 256, imatrix ? imatrix + 256 * b : nullptr, 32, w);
-    float peak = 0;  // the ideal sub-block scale of largest magnitude, with its sign
-    for (int j = 0; j < 8; ++j) {
-      ideal[j] = lv.best_scale(xb + 32 * j, w + 32 * j, 32);
-      if (std::fabs(ideal[j]) > std::fabs(peak)) peak = ideal[j];
-    }
-
-    Iq4xsCode best;
-    if (peak == 0) {
-      best = codes_for(xb, w, ideal, 0.f);
-    } else {
-      // The peak sub-block on code -32 (the extra negative one), -31, ... or +31, +30, ...
-      for (float top : {-32.f, -31.f, -30.f, -29.f, 31.f, 30.f, 29.f}) {
-        const Iq4xsCode c = codes_for(xb, w, ideal, peak / top);
-        if (c.err < best.err) best = c;
-      }
-      const Iq4xsCode refit = codes_for(xb, w, ideal, refit_d(xb, w, best));
-      if (refit.err < best.err) best = refit;
-    }
-
-    BlockIQ4XS blk{};
-    blk.d = best.d_bits;
+    const Iq4xsCode best = fit_iq4_xs(xb, w);
+    uint8_t q[256];
     const float d = f16_to_f32(best.d_bits);
-    for (int j = 0; j < 8; ++j) {
-      const int ls = best.ls[j] + 32;  // 0..63
-      blk.scales_l[j / 2] |= uint8_t((ls & 15) << (4 * (j % 2)));
-      blk.scales_h |= uint16_t((ls >> 4) << (2 * j));
-      lv.error(xb + 32 * j, w + 32 * j, 32, d * float(best.ls[j]), q);
-      pack_iq4(q, blk.qs + 16 * j);
-    }
+    for (int j = 0; j < 8; ++j) iq4_levels().error(xb + 32 * j, w + 32 * j, 32, d * float(best.ls[j]), q + 32 * j);
+    BlockIQ4XS blk{};
+    store_iq4_xs(best, q, blk);
     store_block(vy, b, blk);
   }
 }

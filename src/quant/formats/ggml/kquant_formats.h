@@ -2,7 +2,7 @@
 // Per k-quant format: the scale search settings and how one super-block's
 // chosen code (scales, mins, levels) is written into the format's bytes.
 // Shared by the row quantizers (kquants.cpp) and the column-at-a-time codec
-// GPTQ uses (kquant_columns.cpp), so both write exactly the same layout.
+// GPTQ uses (column_codec.cpp), so both write exactly the same layout.
 //
 // Private to the ggml format code.
 #include <cstring>

@@ -1,5 +1,6 @@
 #pragma once
-// A k-quant super-block filled one value at a time, for methods that
+// A 256-value super-block of a k-quant (Q2_K..Q6_K) or IQ4_XS filled one
+// value at a time, for methods that
 // quantize a matrix column by column and change the columns not yet
 // quantized as they go (GPTQ's error feedback, quant/methods/gptq_ggml.h).
 //
@@ -7,7 +8,8 @@
 // the sub-block codes, as the row quantizer does) from its 256 values as they
 // are when the block is reached; `quantize` then rounds each value, in any
 // order, to the nearest level of its sub-block under those fixed scales;
-// `store` writes the bytes, exactly the layout quantize_row_* writes.
+// `store` writes the bytes, exactly the layout quantize_row_* writes. (IQ4_XS
+// rounds to the nearest of its 16 non-linear levels times the sub-block scale.)
 // Rows are independent, so threads may work on disjoint rows at once.
 #include <cstdint>
 #include <memory>
@@ -16,13 +18,13 @@
 
 namespace llmq::ggml {
 
-class KquantColumnCodec {
+class ColumnCodec {
  public:
-  // Q2_K, Q3_K, Q4_K, Q5_K and Q6_K.
+  // Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_XS.
   static bool supports(GgmlType type);
 
-  KquantColumnCodec(GgmlType type, int64_t rows);
-  ~KquantColumnCodec();
+  ColumnCodec(GgmlType type, int64_t rows);
+  ~ColumnCodec();
 
   // Row r's next super-block from its 256 values now; `importance`: 256
   // weights of the columns' errors (an imatrix's entries), or null.
