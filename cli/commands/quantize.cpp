@@ -8,6 +8,7 @@
 
 #include "../cli_common.h"
 #include "distributed/cluster.h"
+#include "gguf_gptq_report.h"
 #include "quantize_coherence.h"
 #include "quantize_dynamic.h"
 #include "quantize_dwq.h"
@@ -158,8 +159,16 @@ void register_quantize(CLI::App& app) {
     set_allow_nonfinite(*allow_nonfinite);
     protect_run_inputs({a->model, a->imatrix, hf->calibration, dyn->dyn.profile, dyn->dyn.super_weights,
                         dyn->quality.data});
-    if (a->gptq && (a->format != "gguf" || a->type == "dynamic" || a->type == "DYNAMIC"))
-      throw CLI::ValidationError("--gptq", "applies to gguf presets (-q Q4_K_M, ...); for HF checkpoints use the gptq format");
+    if (a->gptq && a->format != "gguf")
+      throw CLI::ValidationError("--gptq", "applies to gguf files (-q Q4_K_M, -q dynamic, ...); for HF checkpoints use the gptq format");
+    GgufGptqArgs gptq;
+    gptq.enabled = a->gptq && !a->dry_run;
+    gptq.calibration = hf->calibration;
+    gptq.windows.samples = hf->samples;
+    gptq.windows.ctx = hf->ctx;
+    gptq.windows.seed = hf->seed;
+    gptq.gptq.damp_percent = hf->damp_percent;
+    gptq.gptq.block_size = hf->block_size;
     if (is_lowbit_method(a->format)) {  // FP8 / FP4 / int8 / SmoothQuant compressed-tensors checkpoints
       lowbit->model = a->model;
       lowbit->method = a->format;
@@ -233,6 +242,7 @@ void register_quantize(CLI::App& app) {
       dyn->name = a->name;
       dyn->dry_run = a->dry_run;
       dyn->coherence = *coherence;
+      dyn->gptq = gptq;
       run_quantize_dynamic(*dyn, *opts);
       return;
     }
@@ -250,16 +260,7 @@ void register_quantize(CLI::App& app) {
       eo.importance = [imatrix](const std::string& name, int expert) { return imatrix->importance(name, expert); };
     }
     std::vector<std::string> notes;
-    if (a->gptq && !a->dry_run) {
-      WindowOptions wo;
-      wo.samples = hf->samples;
-      wo.ctx = hf->ctx;
-      wo.seed = hf->seed;
-      GptqOptions g;
-      g.damp_percent = hf->damp_percent;
-      g.block_size = hf->block_size;
-      eo.gptq = make_gguf_gptq(a->model, hf->calibration, wo, g, &notes);
-    }
+    if (gptq.enabled) eo.gptq = make_gguf_gptq(a->model, gptq.calibration, gptq.windows, gptq.gptq, &notes);
     for (const std::string& n : notes)
       if (!opts->quiet) std::fprintf(stderr, "note: %s\n", n.c_str());
     // One step per tensor; the count is known once the plan is made.
@@ -276,18 +277,13 @@ void register_quantize(CLI::App& app) {
       rows = quantize_quality_rows(a->model, eo.output, dyn->quality, !opts->json() && !opts->quiet);
     if (opts->json()) {
       nlohmann::json j = result_json(r);
-      if (eo.gptq) j["gptq"] = {{"windows", eo.gptq->windows()}, {"tokens", eo.gptq->tokens()}, {"notes", notes}};
+      if (eo.gptq) j["gptq"] = gptq_report_json(r, *eo.gptq, notes);
       if (!rows.empty()) j["quality"] = rows_to_json(rows);
       if (coherent) j["coherence"] = coherence_json(*coherent);
       print_json(j);
     } else {
       print_text(r);
-      if (eo.gptq) {
-        int64_t n = 0;
-        for (const GgufTensorResult& t : r.tensors) n += t.used_gptq;
-        fmt::print("GPTQ: {} tensors with error feedback, Hessians from {} windows ({} tokens){}\n", n,
-                   eo.gptq->windows(), eo.gptq->tokens(), n ? "" : " (no tensor of this preset is a k-quant or IQ4_XS: nothing to do)");
-      }
+      if (eo.gptq) print_gptq_report(r, *eo.gptq);
       if (!rows.empty()) fmt::print("{}", format_quality_table(rows));
       if (coherent) print_coherence(*coherent);
     }

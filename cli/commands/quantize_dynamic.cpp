@@ -10,6 +10,8 @@
 #include "calibration/model_fingerprint.h"
 #include "distributed/cluster.h"
 #include "export/gguf/gguf_exporter.h"
+#include "export/gguf/gguf_gptq.h"
+#include "gguf_gptq_report.h"
 #include "io/gguf/gguf_tensor_info.h"
 #include "io/model_locator.h"
 #include "mixed/dynamic_quantize.h"
@@ -246,6 +248,8 @@ void run_quantize_dynamic(const QuantizeDynamicArgs& a, const CommonOptions& opt
     imatrix = std::make_shared<ImatrixFile>(open_imatrix_for_model(o.imatrix_path, a.model, catalog.config().n_experts));
     eo.importance = [imatrix](const std::string& name, int expert) { return imatrix->importance(name, expert); };
   }
+  std::vector<std::string> gptq_notes;
+  if (a.gptq.enabled) eo.gptq = make_gguf_gptq(a.model, a.gptq.calibration, a.gptq.windows, a.gptq.gptq, &gptq_notes);
   std::unique_ptr<Progress> per_tensor;
   const GgufExportResult r = export_gguf(a.model, eo, [&](size_t, size_t total, const GgufTensorResult& t) {
     if (!per_tensor) per_tensor = std::make_unique<Progress>("quantize", total, true, "tensors");
@@ -258,6 +262,7 @@ void run_quantize_dynamic(const QuantizeDynamicArgs& a, const CommonOptions& opt
                  (unsigned long long)plan.allocation.file_bytes);
   out["output"] = output;
   out["file_bytes"] = r.file_bytes;
+  if (eo.gptq) out["gptq"] = gptq_report_json(r, *eo.gptq, gptq_notes);
   out["seconds"] = r.seconds;
 
   std::vector<QualityRow> rows;
@@ -271,6 +276,7 @@ void run_quantize_dynamic(const QuantizeDynamicArgs& a, const CommonOptions& opt
     print_plan(plan, profile, false);
     fmt::print("wrote {}: {:.2f} MiB, {:.3f} bits/weight, {} tensors, {:.1f} s\n", output,
                double(r.file_bytes) / 1048576.0, r.bpw(), r.tensors.size(), r.seconds);
+    if (eo.gptq) print_gptq_report(r, *eo.gptq);
     if (!rows.empty()) fmt::print("{}", format_quality_table(rows));
     if (coherent) print_coherence(*coherent);
   }

@@ -100,3 +100,16 @@ TEST(GgufGptq, MissingCalibrationTextIsAClearErrorAndNoFile) {
   EXPECT_NE(r.err.find("nope.txt"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out));
 }
+
+TEST(GgufGptq, DynamicMixturesTakeGptqToo) {
+  test::TempDir dir;
+  const std::string model = test::q(test::model_dir("tiny-llama")), imatrix = dir / "tiny.imatrix";
+  ASSERT_EQ(test::run_cli("analyze " + model + " -o " + test::q(imatrix) + " --calibration-samples 4 --quiet").code, 0);
+  const test::CliResult r = test::run_cli("quantize " + model + " gguf -q dynamic --target-bpw 4.5 --sensitivity fast --imatrix " +
+                                          test::q(imatrix) + " --gptq --samples 4 --ctx 64 --format json -o " +
+                                          test::q(dir / "dyn.gguf"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["gptq"]["windows"], 4);
+  EXPECT_GT(j["gptq"]["tensors"].get<int>(), 20);  // of the 28 decoder linears, those in a k-quant or IQ4_XS type
+}
