@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# GGUF k-quant presets with and without GPTQ's error feedback (`--gptq`), with
-# and without an importance matrix, and (when LLAMA_QUANTIZE names a
+# GGUF k-quant and IQ4_XS presets with and without GPTQ's error feedback
+# (`--gptq`), without and with an importance matrix (--gptq with an importance
+# matrix made from the same calibration windows writes the same bytes as
+# without: both weigh the scale search by the inputs' mean squares), and (when
+# LLAMA_QUANTIZE names a
 # llama-quantize binary) llama-quantize's files of the same presets from our
 # F32 GGUF and the same importance matrix; every file scored by `llm-quantize
 # quality compare` on the same windows of held-out wikitext-2 (docs/gguf_gptq.md).
@@ -8,7 +11,7 @@
 #   bash bench/gguf_gptq.sh [WORK_DIR]
 #
 # MODEL (default small-llama), PRESETS (default "Q4_K_M Q4_K_S Q5_K_M Q6_K
-# Q3_K_M"), CHUNKS (60 windows of 512), SAMPLES (imatrix and GPTQ windows,
+# IQ4_XS Q3_K_M"), CHUNKS (60 windows of 512), SAMPLES (imatrix and GPTQ windows,
 # default 128 of 512 tokens of the shared calibration text) and LLMQ_BIN
 # override the defaults. Files are kept in WORK_DIR (default /tmp/llmq-gguf-gptq).
 set -euo pipefail
@@ -32,11 +35,10 @@ quant() {  # quant NAME ARGS...: one GGUF file, kept between runs; prints its ti
   files+=("$work/$name.gguf")
 }
 files=()
-for p in ${PRESETS:-Q4_K_M Q4_K_S Q5_K_M Q6_K Q3_K_M}; do
+for p in ${PRESETS:-Q4_K_M Q4_K_S Q5_K_M Q6_K IQ4_XS Q3_K_M}; do
   quant "$p" -q "$p"
   quant "$p-gptq" -q "$p" --gptq --samples "$samples"
   quant "$p-imatrix" -q "$p" --imatrix "$imatrix"
-  quant "$p-imatrix-gptq" -q "$p" --imatrix "$imatrix" --gptq --samples "$samples"
   if [ -n "${LLAMA_QUANTIZE:-}" ]; then
     [ -f "$work/f32.gguf" ] || "$bin" quantize "$model" gguf -q F32 -o "$work/f32.gguf" --quiet
     for im in "" imatrix; do

@@ -82,17 +82,22 @@ TokenComparison compare_token(const float* model_logits, const LogProbRecord& ba
 
   // The stored log-probs are 16-bit, so they sum to 1 only to about 1e-4:
   // renormalize (Z) so that KL(P || P) is 0 up to rounding, not the code error.
-  double z = 0.0, weighted = 0.0;
+  double z = 0.0, weighted = 0.0, p_lp = 0.0, q_lq = 0.0;
   const float lp_min = base.lp_min(), lp_step = base.lp_step();
   const uint16_t* codes = base.codes();
   for (int64_t i = 0; i < vocab; ++i) {
     const double lp = double(lp_min + lp_step * float(codes[i]));
     const double p = std::exp(lp);
+    const double lq = s.log_q[size_t(i)];
     z += p;
-    weighted += p * (lp - s.log_q[size_t(i)]);
+    weighted += p * (lp - lq);
+    p_lp += p * lp;
+    q_lq += std::exp(lq) * lq;
   }
   const double log_z = std::log(z);
   r.kld = std::max(0.0, weighted / z - log_z);
+  r.entropy_base = log_z - p_lp / z;  // of P renormalized: -sum (p/z) log(p/z)
+  r.entropy_model = -q_lq;
 
   r.nll_base = -double(base.target_log_prob());
   r.nll_model = -s.log_q[size_t(target)];
@@ -100,6 +105,19 @@ TokenComparison compare_token(const float* model_logits, const LogProbRecord& ba
   r.same_top1 = base.top1() == model_top1;
   r.same_top_p = same_top_p_set(base, vocab, log_z, top_p, s);
   return r;
+}
+
+double record_entropy(const LogProbRecord& base, int64_t vocab) {
+  const float lp_min = base.lp_min(), lp_step = base.lp_step();
+  const uint16_t* codes = base.codes();
+  double z = 0.0, p_lp = 0.0;
+  for (int64_t i = 0; i < vocab; ++i) {
+    const double lp = double(lp_min + lp_step * float(codes[i]));
+    const double p = std::exp(lp);
+    z += p;
+    p_lp += p * lp;
+  }
+  return std::log(z) - p_lp / z;
 }
 
 }  // namespace llmq

@@ -26,6 +26,9 @@ struct TokenComparison {
   double kld = 0;                 // KL(P_base || P_model), nats
   double nll_base = 0, nll_model = 0;  // -log P(target), -log Q(target)
   double p_diff = 0;              // Q(target) - P(target)
+  // Entropies of P and Q, nats: a quantized model that is systematically more
+  // (or less) confident than the original shows here before it shows in KL.
+  double entropy_base = 0, entropy_model = 0;
   bool same_top1 = false, same_top_p = false;
 };
 
@@ -40,5 +43,8 @@ struct CompareScratch {
 // `target` is the token that actually follows; top_p in (0, 1].
 TokenComparison compare_token(const float* model_logits, const LogProbRecord& base, int64_t vocab, int32_t target,
                               double top_p, CompareScratch& scratch);
+
+// The entropy (nats) of a stored distribution, renormalized as compare_token does.
+double record_entropy(const LogProbRecord& base, int64_t vocab);
 
 }  // namespace llmq

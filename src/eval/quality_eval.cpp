@@ -49,16 +49,23 @@ QualityMetrics evaluate_quality(const Transformer& model, const BaseLogits& base
 QualityMetrics base_metrics(const BaseLogits& base, const QualityEvalOptions& opt) {
   check_top_p(opt.top_p);
   const WindowPlan& plan = base.plan();
-  double sum = 0, sum2 = 0;
-  for (int64_t w = 0; w < plan.windows; ++w)
-    for (int64_t i = 0; i < plan.scored_per_window(); ++i) {
+  double sum = 0, sum2 = 0, entropy = 0;
+  for (int64_t w = 0; w < plan.windows; ++w) {
+    std::vector<double> h(size_t(plan.scored_per_window()));
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < plan.scored_per_window(); ++i) h[size_t(i)] = record_entropy(base.record(w, i), base.vocab());
+    for (int64_t i = 0; i < plan.scored_per_window(); ++i) {  // in order: the sums do not depend on threads
       const double nll = -double(base.record(w, i).target_log_prob());
       sum += nll;
       sum2 += nll * nll;
+      entropy += h[size_t(i)];
     }
+  }
   const MeanStderr s = mean_and_stderr(sum, sum2, plan.scored_tokens());
   const double ppl = std::exp(s.mean);
-  return base_self_metrics(ppl, ppl * s.stderr_, plan.scored_tokens(), opt.top_p);
+  QualityMetrics m = base_self_metrics(ppl, ppl * s.stderr_, plan.scored_tokens(), opt.top_p);
+  m.entropy_base = m.entropy_model = entropy / double(plan.scored_tokens());
+  return m;
 }
 
 }  // namespace llmq

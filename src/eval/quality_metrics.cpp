@@ -38,6 +38,8 @@ void QualityAccumulator::add(const TokenComparison& t) {
   sum_kld_ += t.kld;
   sum_kld2_ += t.kld * t.kld;
   sum_dp2_ += t.p_diff * t.p_diff;
+  sum_hb_ += t.entropy_base;
+  sum_hq_ += t.entropy_model;
   n_top1_ += t.same_top1;
   n_top_p_ += t.same_top_p;
   kld_.push_back(float(t.kld));
@@ -91,6 +93,8 @@ QualityMetrics QualityAccumulator::finish(double top_p) const {
   m.same_top_p = double(n_top_p_) / n;
   m.same_top_p_stderr = rate_stderr(m.same_top_p, n_);
   m.rms_p_diff = std::sqrt(sum_dp2_ / n);
+  m.entropy_base = sum_hb_ / n;
+  m.entropy_model = sum_hq_ / n;
   return m;
 }
 

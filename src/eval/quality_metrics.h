@@ -28,6 +28,7 @@ struct QualityMetrics {
   double top_p = 0.9;
   double same_top_p = 0, same_top_p_stderr = 0;
   double rms_p_diff = 0;  // RMS of Q(target) - P(target)
+  double entropy_base = 0, entropy_model = 0;  // mean next-token entropies, nats
 
   double seconds = 0, tokens_per_second = 0;  // model evaluation time (tokens processed)
 };
@@ -43,6 +44,7 @@ class QualityAccumulator {
   int64_t n_ = 0;
   double sum_q_ = 0, sum_q2_ = 0, sum_b_ = 0, sum_b2_ = 0, sum_qb_ = 0;
   double sum_d_ = 0, sum_d2_ = 0, sum_kld_ = 0, sum_kld2_ = 0, sum_dp2_ = 0;
+  double sum_hb_ = 0, sum_hq_ = 0;
   int64_t n_top1_ = 0, n_top_p_ = 0;
   std::vector<float> kld_;  // every token's KL, for percentiles
 };

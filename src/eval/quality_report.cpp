@@ -120,6 +120,7 @@ std::string format_quality_details(const QualityRow& r) {
   s += fmt::format("Same top-{:g} set:    {} \u00b1 {}\n", m.top_p, percent(m.same_top_p, 3),
                    percent(m.same_top_p_stderr, 3));
   s += fmt::format("RMS \u0394p (target):     {}\n", percent(m.rms_p_diff, 3));
+  s += fmt::format("Mean entropy:        {:.4f} nats (base {:.4f})\n", m.entropy_model, m.entropy_base);
   s += fmt::format("Evaluation:          {:.1f} s, {:.1f} tokens/s\n", m.seconds, m.tokens_per_second);
   return s;
 }
@@ -160,6 +161,8 @@ nlohmann::json row_to_json(const QualityRow& r) {
       {"same_top_p", m.same_top_p},
       {"same_top_p_stderr", m.same_top_p_stderr},
       {"rms_p_diff", m.rms_p_diff},
+      {"entropy", m.entropy_model},
+      {"base_entropy", m.entropy_base},
       {"seconds", m.seconds},
       {"tokens_per_second", m.tokens_per_second},
   };

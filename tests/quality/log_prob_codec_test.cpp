@@ -84,10 +84,15 @@ TEST(CompareToken, MatchesExactKlAndAgreement) {
   EXPECT_NEAR(t.p_diff, std::exp(lq[123]) - std::exp(lp[123]), 1e-7);
   const bool top1 = std::max_element(lp.begin(), lp.end()) - lp.begin() == std::max_element(lq.begin(), lq.end()) - lq.begin();
   EXPECT_EQ(t.same_top1, top1);
+  double hp = 0, hq = 0;
+  for (int64_t i = 0; i < V; ++i) hp -= std::exp(lp[size_t(i)]) * lp[size_t(i)], hq -= std::exp(lq[size_t(i)]) * lq[size_t(i)];
+  EXPECT_NEAR(t.entropy_base, hp, 1e-4 * hp);  // P from its 16-bit record
+  EXPECT_NEAR(t.entropy_model, hq, 1e-9 * hq);
 
   // Against itself: nothing differs.
   const TokenComparison self = compare_token(p.data(), LogProbRecord(rec.data()), V, 123, 0.9, s);
   EXPECT_LT(self.kld, 1e-8);
+  EXPECT_NEAR(self.entropy_model, self.entropy_base, 1e-4 * self.entropy_base);
   EXPECT_TRUE(self.same_top1);
   EXPECT_TRUE(self.same_top_p);
 }
