@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # GGUF k-quant and IQ4_XS presets with and without GPTQ's error feedback
-# (`--gptq`), without and with an importance matrix (--gptq with an importance
-# matrix made from the same calibration windows writes the same bytes as
-# without: both weigh the scale search by the inputs' mean squares), and (when
-# LLAMA_QUANTIZE names a
-# llama-quantize binary) llama-quantize's files of the same presets from our
-# F32 GGUF and the same importance matrix; every file scored by `llm-quantize
-# quality compare` on the same windows of held-out wikitext-2 (docs/gguf_gptq.md).
+# (`--gptq`), without and with an importance matrix, and (when LLAMA_QUANTIZE
+# names a llama-quantize binary) llama-quantize's files of the same presets
+# from our F32 GGUF with and without the same importance matrix; every file
+# scored by `llm-quantize quality compare` on the same windows of held-out
+# wikitext-2 (docs/gguf_gptq.md). (--gptq with an importance matrix made from
+# the same calibration windows writes the same bytes as without: both weigh
+# the scale search by the inputs' mean squares.)
 #
 #   bash bench/gguf_gptq.sh [WORK_DIR]
 #
