@@ -13,13 +13,10 @@
 # the teacher's logits are cached in WORK_DIR/targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/quality_env.sh
 work="${1:-/tmp/llmq-dwq}"
-model="${MODEL:-../shared/models/small-llama}"
-data="${DATA:-../shared/data/wikitext2_test.txt}"
 chunks="${CHUNKS:-60}"
 group="${GROUP:-64}"
-bin="${LLMQ_BIN:-build/llm-quantize}"
-[ -x "$bin" ] || { echo "no $bin: build it first (bash scripts/build.sh)" >&2; exit 1; }
 mkdir -p "$work"
 files=()
 for bits in ${BITS:-4 3 2}; do

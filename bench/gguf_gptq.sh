@@ -16,13 +16,10 @@
 # override the defaults. Files are kept in WORK_DIR (default /tmp/llmq-gguf-gptq).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/quality_env.sh
 work="${1:-/tmp/llmq-gguf-gptq}"
-model="${MODEL:-../shared/models/small-llama}"
-data="${DATA:-../shared/data/wikitext2_test.txt}"
 chunks="${CHUNKS:-60}"
 samples="${SAMPLES:-128}"
-bin="${LLMQ_BIN:-build/llm-quantize}"
-[ -x "$bin" ] || { echo "no $bin: build it first (bash scripts/build.sh)" >&2; exit 1; }
 mkdir -p "$work"
 imatrix="$work/model.imatrix"
 [ -f "$imatrix" ] || "$bin" analyze "$model" -o "$imatrix" --calibration-samples "$samples" --quiet

@@ -14,12 +14,9 @@
 # stdout; WORK_DIR (default /tmp/llmq-quality-table) keeps the files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/quality_env.sh
 work="${1:-/tmp/llmq-quality-table}"
-model="${MODEL:-../shared/models/small-llama}"
-data="${DATA:-../shared/data/wikitext2_test.txt}"
 chunks="${CHUNKS:-100}"
-bin="${LLMQ_BIN:-build/llm-quantize}"
-[ -x "$bin" ] || { echo "no $bin: build it first (bash scripts/build.sh)" >&2; exit 1; }
 mkdir -p "$work"
 imatrix="$work/model.imatrix"
 [ -f "$imatrix" ] || "$bin" analyze "$model" -o "$imatrix" --calibration-samples "${SAMPLES:-16}" --quiet

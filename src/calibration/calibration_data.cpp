@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace llmq {
@@ -127,6 +128,25 @@ std::optional<std::string> default_calibration_path(const std::string& model_pat
   const fs::path shared = repo.parent_path() / "shared" / "data" / "calibration.txt";
   if (fs::is_regular_file(shared, ec)) return fs::weakly_canonical(shared, ec).string();
   return std::nullopt;
+}
+
+std::string calibration_path_or_default(const std::string& path, const std::string& model_path,
+                                        const std::string& what) {
+  if (!path.empty()) return path;
+  const auto def = default_calibration_path(model_path);
+  if (!def) fail("{} needs calibration text: pass --calibration FILE", what);
+  return *def;
+}
+
+CalibrationWindows read_calibration_windows(const std::string& path, const Tokenizer& tokenizer,
+                                            const WindowOptions& opt, std::vector<std::string>& warnings) {
+  const CalibrationText text = read_calibration_text(path);
+  CalibrationWindows cw = select_windows(tokenizer.encode(text.text, false), opt);
+  if (cw.windows.empty()) throw file_error(path, "calibration text yields no tokens");
+  if (cw.fewer_than_requested())
+    warnings.push_back(fmt::format("{}: only {} windows of {} tokens available (asked for {})", path,
+                                   cw.windows.size(), opt.ctx, opt.samples));
+  return cw;
 }
 
 int64_t CalibrationWindows::tokens() const {

@@ -17,6 +17,8 @@ namespace llmq {
 
 class Tokenizer;
 
+class Tokenizer;
+
 struct CalibrationText {
   std::string path;
   std::string format;      // "text", "json" or "jsonl"
@@ -62,5 +64,17 @@ struct CalibrationWindows {
 // shorter window rather than none.
 CalibrationWindows select_windows(const std::vector<int32_t>& tokens, const WindowOptions& opt,
                                   std::optional<int32_t> bos = std::nullopt);
+
+// `path`, or when it is empty the default calibration text of the model;
+// fails with "<what> needs calibration text: pass --calibration FILE" when
+// there is none.
+std::string calibration_path_or_default(const std::string& path, const std::string& model_path,
+                                        const std::string& what);
+
+// The windows of the calibration text in `path` under the model's tokenizer.
+// Throws llmq::Error naming the file when the text yields no tokens; adds a
+// line to `warnings` when it holds fewer windows than asked for.
+CalibrationWindows read_calibration_windows(const std::string& path, const Tokenizer& tokenizer,
+                                            const WindowOptions& opt, std::vector<std::string>& warnings);
 
 }  // namespace llmq

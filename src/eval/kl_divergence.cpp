@@ -11,7 +11,9 @@ namespace {
 
 // Log-softmax of the model's logits (double, so that tiny KL values are not
 // lost to rounding); returns the argmax (first on ties).
-int32_t log_softmax(const float* logits, int64_t vocab, std::vector<double>& out) {
+// Also gives the distribution's entropy, from the exponentials it computes anyway:
+// H = log(sum e) - sum e (x - max) / sum e, with e = exp(x - max).
+int32_t log_softmax(const float* logits, int64_t vocab, std::vector<double>& out, double& entropy) {
   out.resize(size_t(vocab));
   float mx = logits[0];
   int32_t arg = 0;
@@ -20,9 +22,15 @@ int32_t log_softmax(const float* logits, int64_t vocab, std::vector<double>& out
       mx = logits[i];
       arg = int32_t(i);
     }
-  double sum = 0.0;
-  for (int64_t i = 0; i < vocab; ++i) sum += std::exp(double(logits[i]) - double(mx));
+  double sum = 0.0, weighted = 0.0;
+  for (int64_t i = 0; i < vocab; ++i) {
+    const double d = double(logits[i]) - double(mx);
+    const double e = std::exp(d);
+    sum += e;
+    weighted += e * d;
+  }
   const double lse = double(mx) + std::log(sum);
+  entropy = std::log(sum) - weighted / sum;
   for (int64_t i = 0; i < vocab; ++i) out[size_t(i)] = double(logits[i]) - lse;
   return arg;
 }
@@ -78,26 +86,23 @@ bool same_top_p_set(const LogProbRecord& base, int64_t vocab, double log_z, doub
 TokenComparison compare_token(const float* model_logits, const LogProbRecord& base, int64_t vocab, int32_t target,
                               double top_p, CompareScratch& s) {
   TokenComparison r;
-  const int32_t model_top1 = log_softmax(model_logits, vocab, s.log_q);
+  const int32_t model_top1 = log_softmax(model_logits, vocab, s.log_q, r.entropy_model);
 
   // The stored log-probs are 16-bit, so they sum to 1 only to about 1e-4:
   // renormalize (Z) so that KL(P || P) is 0 up to rounding, not the code error.
-  double z = 0.0, weighted = 0.0, p_lp = 0.0, q_lq = 0.0;
+  double z = 0.0, weighted = 0.0, p_lp = 0.0;
   const float lp_min = base.lp_min(), lp_step = base.lp_step();
   const uint16_t* codes = base.codes();
   for (int64_t i = 0; i < vocab; ++i) {
     const double lp = double(lp_min + lp_step * float(codes[i]));
     const double p = std::exp(lp);
-    const double lq = s.log_q[size_t(i)];
     z += p;
-    weighted += p * (lp - lq);
+    weighted += p * (lp - s.log_q[size_t(i)]);
     p_lp += p * lp;
-    q_lq += std::exp(lq) * lq;
   }
   const double log_z = std::log(z);
   r.kld = std::max(0.0, weighted / z - log_z);
   r.entropy_base = log_z - p_lp / z;  // of P renormalized: -sum (p/z) log(p/z)
-  r.entropy_model = -q_lq;
 
   r.nll_base = -double(base.target_log_prob());
   r.nll_model = -s.log_q[size_t(target)];
@@ -108,11 +113,9 @@ TokenComparison compare_token(const float* model_logits, const LogProbRecord& ba
 }
 
 double record_entropy(const LogProbRecord& base, int64_t vocab) {
-  const float lp_min = base.lp_min(), lp_step = base.lp_step();
-  const uint16_t* codes = base.codes();
   double z = 0.0, p_lp = 0.0;
   for (int64_t i = 0; i < vocab; ++i) {
-    const double lp = double(lp_min + lp_step * float(codes[i]));
+    const double lp = double(base.log_prob(i));
     const double p = std::exp(lp);
     z += p;
     p_lp += p * lp;

@@ -42,8 +42,6 @@ GgmlType checkpoint_float_type(const HfCheckpoint& ckpt, const std::vector<GgufT
 // Refuses outputs that are, contain or lie inside the checkpoint directory.
 void protect_input(const std::string& output, const HfCheckpoint& ckpt) { ensure_not_same_path(output, ckpt.dir()); }
 
-// Quantizes (or copies) the fp32 values of one tensor; stacked experts are
-// encoded one by one, each with its own importance vector.
 // How a tensor was encoded, for the report.
 struct EncodeFlags {
   bool importance = false, gptq = false;
@@ -66,6 +64,8 @@ bool encode_with_gptq(GgufGptq& gptq, const GgufTensorSpec& spec, int64_t expert
   return true;
 }
 
+// Quantizes (or copies) the fp32 values of one tensor; stacked experts are
+// encoded one by one, each with its own importance vector (and Hessian).
 void encode_tensor(const GgufTensorSpec& spec, GgmlType type, bool quantizable, const std::vector<float>& values,
                    const ImportanceLookup& importance, GgufGptq* gptq, std::vector<uint8_t>& out, EncodeFlags& flags) {
   const int64_t cols = spec.row_length();

@@ -2,12 +2,8 @@
 
 #include <optional>
 
-#include <fmt/format.h>
-
 #include "export/hf/layer_inputs.h"
-#include "model/model_loader.h"
 #include "model/transformer.h"
-#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace llmq {
@@ -38,11 +34,9 @@ struct GgufGptq::State {
   GramCollector gram;
 };
 
-GgufGptq::GgufGptq(const std::string& model_dir, GgufGptqOptions opt) : opt_(std::move(opt)), state_(std::make_unique<State>()) {
+GgufGptq::GgufGptq(LoadedModel model, GgufGptqOptions opt) : opt_(std::move(opt)), state_(std::make_unique<State>()) {
   if (opt_.windows.empty()) fail("GPTQ needs at least one calibration window");
-  LoadOptions lo;
-  lo.lazy = true;  // weights stay mapped; the forward pass converts a tile at a time
-  state_->model = load_hf_model(model_dir, lo);
+  state_->model = std::move(model);
   state_->transformer = std::make_unique<Transformer>(state_->model.weights);
   state_->inputs = std::make_unique<LayerInputs>(*state_->transformer, opt_.windows);
 }
@@ -74,22 +68,14 @@ const GramStats* GgufGptq::find(const GgufTensorSpec& spec, int expert) {
 std::shared_ptr<GgufGptq> make_gguf_gptq(const std::string& model_dir, const std::string& calibration_path,
                                          const WindowOptions& windows, const GptqOptions& gptq,
                                          std::vector<std::string>* notes) {
-  std::string path = calibration_path;
-  if (path.empty()) {
-    const auto def = default_calibration_path(model_dir);
-    if (!def) fail("--gptq needs calibration text: pass --calibration FILE");
-    path = *def;
-  }
-  const CalibrationText text = read_calibration_text(path);
-  const CalibrationWindows cw = select_windows(Tokenizer::load(model_dir)->encode(text.text, false), windows);
-  if (cw.windows.empty()) throw file_error(path, "calibration text yields no tokens");
-  if (cw.fewer_than_requested() && notes)
-    notes->push_back(fmt::format("{}: only {} windows of {} tokens available (asked for {})", path, cw.windows.size(),
-                                 windows.ctx, windows.samples));
+  const std::string path = calibration_path_or_default(calibration_path, model_dir, "--gptq");
+  LoadedModel model = load_hf_model(model_dir, {.lazy = true});  // its tokenizer cuts the windows
+  std::vector<std::string> warnings;
   GgufGptqOptions opt;
-  opt.windows = cw.windows;
+  opt.windows = read_calibration_windows(path, *model.tokenizer, windows, warnings).windows;
   opt.gptq = gptq;
-  return std::make_shared<GgufGptq>(model_dir, std::move(opt));
+  if (notes) notes->insert(notes->end(), warnings.begin(), warnings.end());
+  return std::make_shared<GgufGptq>(std::move(model), std::move(opt));
 }
 
 }  // namespace llmq

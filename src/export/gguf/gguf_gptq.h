@@ -17,6 +17,7 @@
 #include "calibration/calibration_data.h"
 #include "calibration/gram_collector.h"
 #include "export/gguf/gguf_tensor_layout.h"
+#include "model/model_loader.h"
 #include "quant/methods/gptq.h"
 
 namespace llmq {
@@ -29,7 +30,8 @@ struct GgufGptqOptions {
 
 class GgufGptq {
  public:
-  GgufGptq(const std::string& model_dir, GgufGptqOptions opt);
+  // `model`: the full-precision checkpoint, loaded lazily (mapped, converted a tile at a time).
+  GgufGptq(LoadedModel model, GgufGptqOptions opt);
   ~GgufGptq();
 
   // The GPTQ input of a GGUF tensor (q/k/v, o, gate/up, down of a decoder

@@ -122,18 +122,9 @@ HfQuantizeOutcome run_hf_quantize(const HfQuantizeJob& job_in, const LayerProgre
     out.protection = describe_protection(job.super_weights_file, protect, *m.weights, job.format, job.quant);
   std::vector<std::vector<int32_t>> windows;
   if (job.quant.method != IntQuantMethod::Rtn) {
-    std::string path = job.calibration_path;
-    if (path.empty()) {
-      auto def = default_calibration_path(job.model_dir);
-      if (!def) fail("{} needs calibration text: pass --calibration FILE", int_quant_method_name(job.quant.method));
-      path = *def;
-    }
-    const CalibrationText text = read_calibration_text(path);
-    const CalibrationWindows cw = select_windows(m.tokenizer->encode(text.text, false), job.windows);
-    if (cw.windows.empty()) throw file_error(path, "calibration text yields no tokens");
-    if (cw.fewer_than_requested())
-      out.warnings.push_back(fmt::format("{}: only {} windows of {} tokens available (asked for {})", path,
-                                         cw.windows.size(), job.windows.ctx, job.windows.samples));
+    const std::string path =
+        calibration_path_or_default(job.calibration_path, job.model_dir, int_quant_method_name(job.quant.method));
+    const CalibrationWindows cw = read_calibration_windows(path, *m.tokenizer, job.windows, out.warnings);
     out.calibration_windows = int64_t(cw.windows.size());
     out.calibration_tokens = cw.tokens();
     windows = cw.windows;

@@ -63,24 +63,16 @@ LowbitQuantizeOutcome run_lowbit_quantize(const LowbitQuantizeJob& job_in, const
   if (!(job.scheme.alpha >= 0.0f && job.scheme.alpha <= 1.0f)) fail("--alpha must lie in [0, 1], got {}", job.scheme.alpha);
 
   // Find the calibration text before loading anything.
-  std::string calib_path = job.calibration_path;
-  if (job.scheme.needs_calibration() && calib_path.empty()) {
-    const auto def = default_calibration_path(job.model_dir);
-    if (!def) fail("{} needs calibration text: pass --calibration FILE", job.scheme.name());
-    calib_path = *def;
-  }
+  const std::string calib_path = job.scheme.needs_calibration()
+                                     ? calibration_path_or_default(job.calibration_path, job.model_dir, job.scheme.name())
+                                     : job.calibration_path;
 
   LoadedModel m = load_hf_model(job.model_dir, {.lazy = true});
   const DType float_dt = unquantized_dtype(HfQuantFormat::CompressedTensors, m.weights->source_dtype);
   LowbitQuantizeOutcome out;
   std::vector<std::vector<int32_t>> windows;
   if (job.scheme.needs_calibration()) {
-    const CalibrationText text = read_calibration_text(calib_path);
-    CalibrationWindows cw = select_windows(m.tokenizer->encode(text.text, false), job.windows);
-    if (cw.windows.empty()) throw file_error(calib_path, "calibration text yields no tokens");
-    if (cw.fewer_than_requested())
-      out.warnings.push_back(fmt::format("{}: only {} windows of {} tokens available (asked for {})", calib_path,
-                                         cw.windows.size(), job.windows.ctx, job.windows.samples));
+    CalibrationWindows cw = read_calibration_windows(calib_path, *m.tokenizer, job.windows, out.warnings);
     out.calibration_windows = int64_t(cw.windows.size());
     out.calibration_tokens = cw.tokens();
     windows = std::move(cw.windows);
